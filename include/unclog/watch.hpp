@@ -1,0 +1,133 @@
+// The blocking detector, usable with or without the hub.
+//
+// A *step* is one dispatch of an event loop: the hub marks its own; any other
+// loop (Boost.Asio, libuv, hand-written epoll) marks its steps with
+// StepGuard. One watchdog thread notices a step that runs past the
+// resolution, samples the stack of the blocked thread from inside it, and,
+// when the step ends, a BlockingReport goes to the sinks (stderr text by
+// default, JSON lines, callbacks). A step still running at the hang timeout
+// is reported by the watchdog itself, then the process exits non-zero.
+//
+// Thread-safety: every function here may be called from any thread.
+// Sinks and hang handlers run on the thread that raised the report (the
+// blocked thread once its step ended), or on the watchdog thread for hangs.
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace unclog {
+
+enum class StallKind {
+  blocked,    // off-CPU, waiting in the kernel (sleep, blocking read, lock)
+  cpu,        // on-CPU the whole time (a CPU hog)
+  preempted,  // runnable but not running: the machine was busy; not reported unless asked
+  call,       // call mode: a blocking call, however short
+};
+const char* to_string(StallKind kind) noexcept;
+
+struct StackFrame {
+  std::uintptr_t pc = 0;
+  std::string function;  // demangled; "" when unknown
+  std::string file;      // "" when there is no debug information
+  int line = 0;
+  bool inlined = false;  // an inlined level of the frame above it
+  bool user = false;     // not unclog, the C/C++ runtime, Boost or GoogleTest
+  std::string object;    // shared object, when there is no file
+};
+
+struct StackSample {
+  std::chrono::nanoseconds offset{0};  // since the step was first seen running
+  std::vector<StackFrame> frames;      // innermost first
+};
+
+struct BlockingReport {
+  StallKind kind = StallKind::blocked;
+  std::chrono::nanoseconds duration{0};  // wall time the step held the loop (at least)
+  std::chrono::nanoseconds on_cpu{0};
+  std::chrono::nanoseconds off_cpu{0};
+  std::chrono::nanoseconds runqueue{0};  // runnable, waiting for a CPU
+  std::chrono::nanoseconds resolution{0};
+  bool hang = false;                     // reported by the watchdog at the hang timeout
+  bool sched_stats = false;              // durations come from the scheduler's statistics
+  std::string fiber;                     // fiber name, or the StepGuard label
+  pid_t thread = 0;
+  std::string test;                      // "Suite.Name" under GoogleTest
+  std::string call;                      // call mode: what was called
+  std::string function;                  // the blocking function
+  std::string user_function;             // first frame in the user's code
+  std::string file;                      // ... its file and line ("" if none)
+  int line = 0;
+  std::vector<StackSample> samples;      // first is where the stall started
+
+  std::string text() const;  // the short report a person reads
+  std::string json() const;  // one line, no newline
+};
+
+// --- configuration (process-wide; hubs read it when they are created) ---
+
+// Eventlet's switch: turns detection on or off for hubs created afterwards
+// (and StepGuards entered afterwards), reports to stderr. The program goes on.
+void hub_blocking_detection(bool on, std::chrono::nanoseconds resolution = std::chrono::seconds(1));
+bool hub_blocking_detection_enabled() noexcept;
+
+void set_resolution(std::chrono::nanoseconds resolution);
+std::chrono::nanoseconds resolution() noexcept;
+// A step running this long is a hang (0 = never). Default 0; the gtest main sets 20 s.
+void set_hang_timeout(std::chrono::nanoseconds timeout);
+std::chrono::nanoseconds hang_timeout() noexcept;
+// Also report steps that were slow only because the machine was busy.
+void set_report_preempted(bool on) noexcept;
+
+// --- sinks ---
+
+using ReportSink = std::function<void(const BlockingReport&)>;
+int add_report_sink(ReportSink sink);  // returns an id for remove_report_sink
+void remove_report_sink(int id);
+// The stderr text sink (on by default). Repeated reports from one place are
+// rate-limited; the number suppressed is printed with the next one and at exit.
+void set_stderr_reports(bool on) noexcept;
+// Appends one JSON line per report to `path` ("" closes). Returns false and
+// fills *error when the file cannot be opened.
+bool set_json_report_file(const std::string& path, std::string* error = nullptr);
+// Runs on the watchdog thread when a hang is detected, after the sinks and
+// before the process exits (used to write the gtest XML). Keep it short.
+void set_hang_handler(std::function<void(const BlockingReport&)> handler);
+
+// Reports raised on the calling thread so far.
+std::uint64_t blocking_report_count() noexcept;
+
+// --- scopes ---
+
+// Marks one step of a loop that is not the hub (bring your own loop). Nested
+// guards, or a guard inside a hub step, are part of the enclosing step. The
+// report, if any, is raised in the destructor.
+class StepGuard {
+ public:
+  explicit StepGuard(const char* label = "step") noexcept;
+  ~StepGuard();
+  StepGuard(const StepGuard&) = delete;
+  StepGuard& operator=(const StepGuard&) = delete;
+
+ private:
+  void* slot_ = nullptr;
+};
+
+// No blocking report is raised on this thread while one is alive (the
+// watchdog does not even signal it); the hang timeout still applies.
+class AllowBlocking {
+ public:
+  explicit AllowBlocking(const char* reason) noexcept;
+  ~AllowBlocking();
+  AllowBlocking(const AllowBlocking&) = delete;
+  AllowBlocking& operator=(const AllowBlocking&) = delete;
+
+ private:
+  const char* previous_reason_;
+};
+
+}  // namespace unclog

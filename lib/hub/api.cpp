@@ -1,0 +1,86 @@
+// The public hub API and the detail:: entry points behind the templates.
+#include <thread>
+
+#include "hub.hpp"
+#include "unclog/hub.hpp"
+
+namespace unclog {
+namespace detail {
+namespace {
+
+Hub& require_hub(const char* what) {
+  Hub* h = Hub::current();
+  if (!h || !h->running()) throw std::logic_error(std::string("unclog: ") + what + " outside a hub fiber");
+  return *h;
+}
+
+}  // namespace
+
+void run_root(Task& root, const SpawnOptions& options) {
+  if (Hub::current()) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
+  Hub hub;
+  hub.run(root, options);
+}
+
+Fiber* spawn_task(std::unique_ptr<Task> task, const SpawnOptions& options) {
+  return require_hub("spawn()").spawn(std::move(task), options);
+}
+
+Task& task_of(Fiber* f) noexcept { return *f->task; }
+
+void join(Fiber* f) { require_hub("join()").join(f); }
+
+void detach(Fiber* f) noexcept {
+  f->detached = true;
+  if (f->state == FiberState::done && f->error && !f->error_seen && f->hub) f->hub->record_detached_error(f);
+}
+
+void cancel(Fiber* f) noexcept {
+  if (f->hub && f->state != FiberState::done) f->hub->cancel(f);
+}
+
+bool finished(Fiber* f) noexcept { return f->state == FiberState::done; }
+void release(Fiber* f) noexcept { release_fiber(f); }
+
+Fiber* current_fiber() noexcept {
+  Hub* h = Hub::current();
+  return h ? h->running() : nullptr;
+}
+void park() { require_hub("waiting").park(); }
+void unpark(Fiber* f) noexcept { f->hub->unpark(f); }
+Fiber*& wait_link(Fiber* f) noexcept { return f->wait_next; }
+
+}  // namespace detail
+
+void yield() {
+  detail::Hub* h = detail::Hub::current();
+  if (h && h->running()) h->yield();
+}
+
+void sleep_for(std::chrono::nanoseconds d) {
+  detail::Hub* h = detail::Hub::current();
+  if (!h || !h->running()) {
+    std::this_thread::sleep_for(d);
+    return;
+  }
+  if (d.count() <= 0) {
+    h->yield();
+    return;
+  }
+  h->park_until(detail::monotonic_ns() + d.count());
+}
+
+bool in_fiber() noexcept { return detail::current_fiber() != nullptr; }
+
+const std::string& fiber_name() noexcept {
+  static const std::string none;
+  detail::Fiber* f = detail::current_fiber();
+  return f ? f->name : none;
+}
+
+bool cancellation_requested() noexcept {
+  detail::Fiber* f = detail::current_fiber();
+  return f && f->cancel_requested;
+}
+
+}  // namespace unclog

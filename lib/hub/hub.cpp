@@ -1,0 +1,288 @@
+#include "hub.hpp"
+
+#include <time.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "unclog/hub.hpp"
+#include "watch/watch_internal.hpp"
+
+namespace unclog::detail {
+namespace {
+
+thread_local Hub* t_hub = nullptr;
+
+// Every resume point records the context that jumped to it, where the
+// jumper asked (see context.hpp). A finished fiber passes nullptr.
+inline void store_prev(fiber::Transfer t) noexcept {
+  if (t.data) *static_cast<fiber::Context*>(t.data) = t.fctx;
+}
+
+}  // namespace
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void release_fiber(Fiber* f) noexcept {
+  if (--f->refs == 0) {
+    if (f->stack) fiber::StackPool::local().release(f->stack);
+    delete f;
+  }
+}
+
+Hub* Hub::current() noexcept { return t_hub; }
+
+Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub()) {}
+
+Hub::~Hub() {
+  // Only reached with fibers left when run() failed (deadlock): their stacks
+  // are discarded without unwinding, which is all that can be done.
+  for (Fiber* f : finished_) release_fiber(f);
+  while (Fiber* f = all_head_) {
+    all_head_ = f->all_next;
+    f->refs = 1;
+    release_fiber(f);
+  }
+}
+
+Fiber* Hub::make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptions& options) {
+  auto* f = new Fiber;
+  try {
+    f->stack = fiber::StackPool::local().acquire(options.stack_size);
+  } catch (...) {
+    delete f;
+    throw;
+  }
+  f->ctx = fiber::make_context(f->stack, &Hub::fiber_entry);
+  f->owned_task = std::move(owned);
+  f->task = task;
+  f->hub = this;
+  ++spawned_;
+  f->name = options.name.empty() ? "fiber-" + std::to_string(spawned_) : options.name;
+  f->all_next = all_head_;
+  if (all_head_) all_head_->all_prev = f;
+  all_head_ = f;
+  ++live_;
+  ready_.push(f);
+  return f;
+}
+
+Fiber* Hub::spawn(std::unique_ptr<Task> task, const SpawnOptions& options) {
+  Task* t = task.get();
+  Fiber* f = make_fiber(t, std::move(task), options);
+  f->refs++;  // the handle's
+  return f;
+}
+
+void Hub::run(Task& root, const SpawnOptions& options) {
+  if (t_hub) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
+  t_hub = this;
+  struct Reset {
+    ~Reset() { t_hub = nullptr; }
+  } reset;
+  Fiber* root_fiber = make_fiber(&root, nullptr, options);
+  root_fiber->refs++;
+  struct Drop {
+    Fiber* f;
+    ~Drop() { release_fiber(f); }
+  } drop{root_fiber};
+  loop();
+
+  std::exception_ptr root_error = root_fiber->error;
+  for (Fiber* f : unobserved_) {
+    if (!f->error_seen) record_detached_error(f);
+    f->hub = nullptr;
+    release_fiber(f);
+  }
+  unobserved_.clear();
+  // Nothing is lost: errors that cannot be rethrown are printed.
+  std::size_t first_unprinted = root_error ? 0 : 1;
+  for (std::size_t i = first_unprinted; i < detached_errors_.size(); ++i) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(detached_errors_[i]);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    std::fprintf(stderr, "unclog: fiber \"%s\" also failed: %s\n", detached_error_names_[i].c_str(),
+                 what.c_str());
+  }
+  if (root_error) std::rethrow_exception(root_error);
+  if (!detached_errors_.empty()) std::rethrow_exception(detached_errors_.front());
+}
+
+void Hub::fiber_entry(fiber::Transfer t) {
+  store_prev(t);
+  Hub* hub = t_hub;
+  Fiber* f = hub->running_;
+  try {
+    f->task->run();
+  } catch (...) {
+    f->error = std::current_exception();
+  }
+  hub->finish(f);
+}
+
+void Hub::finish(Fiber* f) {
+  f->state = FiberState::done;
+  --live_;
+  if (f->all_prev) f->all_prev->all_next = f->all_next; else all_head_ = f->all_next;
+  if (f->all_next) f->all_next->all_prev = f->all_prev;
+  if (f->joiner) {
+    unpark(f->joiner);
+  } else if (f->error) {
+    if (f->detached) {
+      record_detached_error(f);
+    } else {
+      f->refs++;  // kept until run() ends, so the error is not lost
+      unobserved_.push_back(f);
+    }
+  }
+  finished_.push_back(f);
+  if (std::uint64_t s = watch::step_end(slot_)) pending_report_ = s;
+  running_ = nullptr;
+  fiber::jump(loop_ctx_, nullptr);
+  __builtin_unreachable();
+}
+
+void Hub::record_detached_error(Fiber* f) noexcept {
+  if (f->error_seen || !f->error) return;
+  f->error_seen = true;
+  try {
+    detached_errors_.push_back(f->error);
+    detached_error_names_.push_back(f->name);
+  } catch (...) {
+    std::fprintf(stderr, "unclog: out of memory recording fiber \"%s\"'s exception\n", f->name.c_str());
+  }
+}
+
+void Hub::loop() {
+  for (;;) {
+    if (pending_report_) watch::finish_step(*slot_, std::exchange(pending_report_, 0));
+    for (Fiber* f : finished_) {
+      fiber::StackPool::local().release(f->stack);
+      f->stack = {};
+      release_fiber(f);
+    }
+    finished_.clear();
+    if (pass_left_ > 0 && !ready_.empty()) {  // the pass goes on
+      --pass_left_;
+      resume_from_loop(ready_.pop());
+      continue;
+    }
+    if (live_ == 0) return;
+
+    timers_.set_live_hint(live_);
+    if (!timers_.empty()) timers_.fire_due(monotonic_ns(), [this](Fiber* f) { wake_timer(f); });
+    if (ready_.empty()) {
+      const std::int64_t next = timers_.next_deadline();
+      if (next < 0 && !backend_->busy()) fail_deadlock();
+      backend_->wait(next < 0 ? -1 : std::max<std::int64_t>(0, next - monotonic_ns()));
+      if (!timers_.empty()) timers_.fire_due(monotonic_ns(), [this](Fiber* f) { wake_timer(f); });
+    } else if (backend_->busy()) {
+      backend_->poll();
+    }
+    pass_left_ = ready_.size();
+  }
+}
+
+void Hub::wake_timer(Fiber* f) noexcept {
+  f->timer_fired = true;
+  unpark(f);
+}
+
+void Hub::resume_from_loop(Fiber* f) {
+  running_ = f;
+  f->state = FiberState::running;
+  watch::step_begin(slot_, f->name.c_str());
+  store_prev(fiber::jump(f->ctx, &loop_ctx_));
+}
+
+void Hub::switch_out() {
+  Fiber* self = running_;
+  if (std::uint64_t s = watch::step_end(slot_)) {
+    pending_report_ = s;  // built on the loop's stack, not this fiber's
+  } else if (Fiber* next = pass_left_ > 0 ? ready_.pop() : nullptr) {
+    --pass_left_;
+    running_ = next;
+    next->state = FiberState::running;
+    watch::step_begin(slot_, next->name.c_str());
+    if (next != self) store_prev(fiber::jump(next->ctx, &self->ctx));
+    return;
+  }
+  running_ = nullptr;
+  store_prev(fiber::jump(loop_ctx_, &self->ctx));
+}
+
+void Hub::yield() {
+  Fiber* self = running_;
+  self->state = FiberState::ready;
+  ready_.push(self);
+  switch_out();
+}
+
+void Hub::park() {
+  running_->state = FiberState::parked;
+  switch_out();
+}
+
+void Hub::unpark(Fiber* f) noexcept {
+  if (f->state != FiberState::parked) return;
+  f->state = FiberState::ready;
+  ready_.push(f);
+}
+
+bool Hub::park_until(std::int64_t deadline_ns) {
+  Fiber* self = running_;
+  if (self->cancel_requested) return false;
+  self->timer_fired = false;
+  timers_.add(deadline_ns, self);
+  self->cancellable = true;
+  park();
+  self->cancellable = false;
+  if (self->timer_fired) {
+    self->timer_fired = false;
+    return true;
+  }
+  self->timer_gen++;  // disarm
+  return false;
+}
+
+void Hub::join(Fiber* f) {
+  Fiber* self = running_;
+  if (f == self) throw std::logic_error("unclog: a fiber cannot join itself");
+  if (f->state != FiberState::done) {
+    if (f->joiner) throw std::logic_error("unclog: fiber \"" + f->name + "\" is already being joined");
+    f->joiner = self;
+    while (f->state != FiberState::done) park();
+    f->joiner = nullptr;
+  }
+  f->error_seen = true;
+  if (f->error) std::rethrow_exception(f->error);
+}
+
+void Hub::cancel(Fiber* f) noexcept {
+  if (f->state == FiberState::done) return;
+  f->cancel_requested = true;
+  if (f->state == FiberState::parked && f->cancellable) unpark(f);
+}
+
+void Hub::fail_deadlock() {
+  std::string names;
+  std::size_t shown = 0;
+  for (Fiber* f = all_head_; f && shown < 8; f = f->all_next, ++shown) {
+    names += names.empty() ? "\"" : ", \"";
+    names += f->name + "\"";
+  }
+  if (live_ > shown) names += ", ...";
+  throw std::runtime_error("unclog: deadlock: " + std::to_string(live_) +
+                           " fiber(s) wait and nothing can wake them (no timers, no I/O): " + names);
+}
+
+}  // namespace unclog::detail

@@ -1,0 +1,84 @@
+// The hub: run queue, timers and the step loop of one thread.
+//
+// The loop runs passes: every fiber ready when a pass begins runs once as a
+// step. A fiber that yields or waits switches straight to the next fiber of
+// the pass (one context switch, not two); when the pass is over, or a step
+// needs its blocking report built, control returns to the loop context, which
+// reaps finished fibers, fires timers and submits/reaps I/O in one syscall,
+// blocking only when nothing is ready.
+//
+// Threading: everything here runs on the hub's thread.
+#pragma once
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <vector>
+
+#include "fiber.hpp"
+#include "io/backend.hpp"
+#include "run_queue.hpp"
+#include "timer_heap.hpp"
+#include "watch/step_slot.hpp"
+
+namespace unclog::detail {
+
+std::int64_t monotonic_ns() noexcept;
+
+class Hub {
+ public:
+  Hub();
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // The hub of the calling thread, or nullptr.
+  static Hub* current() noexcept;
+
+  // Runs `root` and every fiber it spawns to completion (see run()).
+  void run(Task& root, const SpawnOptions& options);
+
+  Fiber* spawn(std::unique_ptr<Task> task, const SpawnOptions& options);
+  Fiber* running() const noexcept { return running_; }
+
+  void yield();
+  void park();                        // the running fiber waits for unpark()
+  void unpark(Fiber* f) noexcept;     // no-op unless f is parked
+  // Parks the running fiber until `deadline_ns`, an unpark(), or cancel.
+  // Returns true when the deadline passed.
+  bool park_until(std::int64_t deadline_ns);
+
+  void join(Fiber* f);
+  void cancel(Fiber* f) noexcept;
+  void record_detached_error(Fiber* f) noexcept;
+
+  io::Backend& backend() noexcept { return *backend_; }
+
+ private:
+  Fiber* make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptions& options);
+  static void fiber_entry(fiber::Transfer t);
+  void loop();
+  void run_pass();
+  void switch_out();                   // from the running fiber to what runs next
+  void resume_from_loop(Fiber* f);
+  [[noreturn]] void finish(Fiber* f);  // after a fiber's task has returned
+  void wake_timer(Fiber* f) noexcept;
+  [[noreturn]] void fail_deadlock();
+
+  RunQueue ready_;
+  TimerHeap timers_;
+  std::unique_ptr<io::Backend> backend_;
+  fiber::Context loop_ctx_ = nullptr;
+  Fiber* running_ = nullptr;
+  Fiber* all_head_ = nullptr;          // fibers not yet done
+  std::vector<Fiber*> finished_;       // done fibers whose stacks await release
+  std::vector<Fiber*> unobserved_;     // failed, neither joined nor detached yet
+  std::size_t live_ = 0;               // fibers not yet done
+  std::size_t pass_left_ = 0;          // steps left in the current pass
+  std::uint64_t spawned_ = 0;
+  std::uint64_t pending_report_ = 0;   // step to report, 0 if none
+  watch::StepSlot* slot_ = nullptr;    // null when detection is off
+  std::vector<std::exception_ptr> detached_errors_;
+  std::vector<std::string> detached_error_names_;
+};
+
+}  // namespace unclog::detail

@@ -1,0 +1,55 @@
+// The green-I/O backend interface. A backend performs one request for the
+// running fiber, suspending only that fiber, and lets the hub loop submit,
+// reap and wait. Implementations: io_uring (uring_backend.cpp).
+//
+// Threading: a backend belongs to one hub and is used on its thread only.
+#pragma once
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace unclog::detail {
+class Hub;
+}
+
+namespace unclog::io {
+
+struct Request {
+  enum class Op : std::uint8_t { read, write, recv, send, accept, connect, close, poll };
+  Op op;
+  int fd = -1;
+  void* buf = nullptr;          // read/recv target, write/send source
+  std::size_t len = 0;
+  int flags = 0;                // recv/send/accept4 flags; poll events
+  sockaddr* addr = nullptr;     // accept out, connect in
+  socklen_t* addrlen = nullptr; // accept in/out
+  socklen_t addr_size = 0;      // connect
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const noexcept = 0;
+
+  // Performs `r` for the running fiber. timeout_ns < 0 means none. Returns
+  // the result, or -errno (-ETIMEDOUT when the timeout hit, -ECANCELED when
+  // the fiber was cancelled).
+  virtual long perform(const Request& r, std::int64_t timeout_ns) = 0;
+
+  // True while requests are queued or in flight.
+  virtual bool busy() const noexcept = 0;
+  // Submits queued requests and reaps completions without waiting.
+  virtual void poll() = 0;
+  // Submits, then waits until a completion arrives or timeout_ns passes
+  // (timeout_ns < 0: no limit). Waking the fibers is the backend's job.
+  virtual void wait(std::int64_t timeout_ns) = 0;
+};
+
+// The backend for a new hub. Throws std::system_error with one clear line
+// when the kernel refuses io_uring.
+std::unique_ptr<Backend> make_backend(detail::Hub& hub);
+
+}  // namespace unclog::io

@@ -1,0 +1,122 @@
+// The public green calls: build a Request, hand it to the hub's backend, map
+// -errno to -1/errno. Outside a hub fiber they are the libc calls.
+#include <errno.h>
+#include <unistd.h>
+
+#include "backend.hpp"
+#include "hub/hub.hpp"
+#include "unclog/io.hpp"
+
+namespace unclog::io {
+namespace {
+
+using Op = Request::Op;
+
+io::Backend* fiber_backend() noexcept {
+  detail::Hub* h = detail::Hub::current();
+  return h && h->running() ? &h->backend() : nullptr;
+}
+
+long finish(long r) noexcept {
+  if (r < 0) {
+    errno = static_cast<int>(-r);
+    return -1;
+  }
+  return r;
+}
+
+long perform(Backend& b, const Request& r, std::int64_t timeout_ns) {
+  return finish(b.perform(r, timeout_ns < 0 ? -1 : timeout_ns));
+}
+
+std::int64_t ns(Timeout t) noexcept { return t.count() < 0 ? 0 : t.count(); }
+
+// Plain libc with a deadline, for calls made outside a fiber.
+bool wait_ready(int fd, short events, Timeout t) {
+  pollfd p{fd, events, 0};
+  int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(t).count());
+  int r = ::poll(&p, 1, ms);
+  if (r == 0) errno = ETIMEDOUT;
+  return r > 0;
+}
+
+ssize_t do_read(int fd, void* buf, size_t n, std::int64_t t) {
+  if (Backend* b = fiber_backend()) return perform(*b, {Op::read, fd, buf, n}, t);
+  if (t >= 0 && !wait_ready(fd, POLLIN, Timeout(t))) return -1;
+  return ::read(fd, buf, n);
+}
+ssize_t do_write(int fd, const void* buf, size_t n, std::int64_t t) {
+  if (Backend* b = fiber_backend()) return perform(*b, {Op::write, fd, const_cast<void*>(buf), n}, t);
+  if (t >= 0 && !wait_ready(fd, POLLOUT, Timeout(t))) return -1;
+  return ::write(fd, buf, n);
+}
+ssize_t do_recv(int fd, void* buf, size_t n, int flags, std::int64_t t) {
+  if (Backend* b = fiber_backend()) return perform(*b, {Op::recv, fd, buf, n, flags}, t);
+  if (t >= 0 && !wait_ready(fd, POLLIN, Timeout(t))) return -1;
+  return ::recv(fd, buf, n, flags);
+}
+ssize_t do_send(int fd, const void* buf, size_t n, int flags, std::int64_t t) {
+  if (Backend* b = fiber_backend()) return perform(*b, {Op::send, fd, const_cast<void*>(buf), n, flags}, t);
+  if (t >= 0 && !wait_ready(fd, POLLOUT, Timeout(t))) return -1;
+  return ::send(fd, buf, n, flags);
+}
+int do_accept(int fd, sockaddr* addr, socklen_t* len, std::int64_t t) {
+  if (Backend* b = fiber_backend()) {
+    Request r{Op::accept, fd};
+    r.addr = addr;
+    r.addrlen = len;
+    return static_cast<int>(perform(*b, r, t));
+  }
+  if (t >= 0 && !wait_ready(fd, POLLIN, Timeout(t))) return -1;
+  return ::accept(fd, addr, len);
+}
+int do_connect(int fd, const sockaddr* addr, socklen_t len, std::int64_t t) {
+  if (Backend* b = fiber_backend()) {
+    Request r{Op::connect, fd};
+    r.addr = const_cast<sockaddr*>(addr);
+    r.addr_size = len;
+    return static_cast<int>(perform(*b, r, t));
+  }
+  return ::connect(fd, addr, len);  // a plain connect has no deadline
+}
+int do_poll(int fd, short events, std::int64_t t) {
+  if (Backend* b = fiber_backend()) return static_cast<int>(perform(*b, {Op::poll, fd, nullptr, 0, events}, t));
+  pollfd p{fd, events, 0};
+  int ms = t < 0 ? -1 : static_cast<int>((t + 999999) / 1000000);
+  int r = ::poll(&p, 1, ms);
+  if (r == 0) {
+    errno = ETIMEDOUT;
+    return -1;
+  }
+  return r < 0 ? -1 : p.revents;
+}
+
+}  // namespace
+
+ssize_t read(int fd, void* buf, size_t n) { return do_read(fd, buf, n, -1); }
+ssize_t write(int fd, const void* buf, size_t n) { return do_write(fd, buf, n, -1); }
+ssize_t recv(int fd, void* buf, size_t n, int flags) { return do_recv(fd, buf, n, flags, -1); }
+ssize_t send(int fd, const void* buf, size_t n, int flags) { return do_send(fd, buf, n, flags, -1); }
+int accept(int fd, sockaddr* addr, socklen_t* len) { return do_accept(fd, addr, len, -1); }
+int connect(int fd, const sockaddr* addr, socklen_t len) { return do_connect(fd, addr, len, -1); }
+int poll(int fd, short events) { return do_poll(fd, events, -1); }
+
+ssize_t read(int fd, void* buf, size_t n, Timeout t) { return do_read(fd, buf, n, ns(t)); }
+ssize_t write(int fd, const void* buf, size_t n, Timeout t) { return do_write(fd, buf, n, ns(t)); }
+ssize_t recv(int fd, void* buf, size_t n, int flags, Timeout t) { return do_recv(fd, buf, n, flags, ns(t)); }
+ssize_t send(int fd, const void* buf, size_t n, int flags, Timeout t) { return do_send(fd, buf, n, flags, ns(t)); }
+int accept(int fd, sockaddr* addr, socklen_t* len, Timeout t) { return do_accept(fd, addr, len, ns(t)); }
+int connect(int fd, const sockaddr* addr, socklen_t len, Timeout t) { return do_connect(fd, addr, len, ns(t)); }
+int poll(int fd, short events, Timeout t) { return do_poll(fd, events, ns(t)); }
+
+int close(int fd) {
+  if (Backend* b = fiber_backend()) return static_cast<int>(perform(*b, {Op::close, fd}, -1));
+  return ::close(fd);
+}
+
+const char* backend_name() noexcept {
+  detail::Hub* h = detail::Hub::current();
+  return h ? h->backend().name() : "";
+}
+
+}  // namespace unclog::io

@@ -1,0 +1,171 @@
+// The io_uring backend. Each request is one SQE (plus a linked timeout for
+// deadline variants) whose user_data points at a Completion on the waiting
+// fiber's stack; that fiber stays parked until the CQE has arrived, even when
+// cancelled, so the Completion always outlives the kernel's use of it.
+#include <errno.h>
+#include <liburing.h>
+#include <string.h>
+
+#include <cstdio>
+#include <string>
+#include <system_error>
+
+#include "backend.hpp"
+#include "hub/hub.hpp"
+
+namespace unclog::io {
+namespace {
+
+struct Completion {
+  detail::Fiber* fiber;
+  int res = 0;
+  bool done = false;
+};
+
+// user_data of CQEs nobody waits for (linked timeouts, cancel requests).
+constexpr __u64 kIgnored = 0;
+
+class UringBackend final : public Backend {
+ public:
+  explicit UringBackend(detail::Hub& hub) : hub_(hub) { setup(); }
+  ~UringBackend() override { io_uring_queue_exit(&ring_); }
+
+  const char* name() const noexcept override { return "io_uring"; }
+  bool busy() const noexcept override { return inflight_ > 0 || io_uring_sq_ready(&ring_) > 0; }
+
+  long perform(const Request& r, std::int64_t timeout_ns) override {
+    detail::Fiber* self = hub_.running();
+    if (self->cancel_requested) return -ECANCELED;
+    Completion c{self};
+    io_uring_sqe* sqe = next_sqe(timeout_ns >= 0 ? 2 : 1);
+    prepare(sqe, r);
+    io_uring_sqe_set_data(sqe, &c);
+    __kernel_timespec ts{};
+    if (timeout_ns >= 0) {
+      ts.tv_sec = timeout_ns / 1000000000;
+      ts.tv_nsec = timeout_ns % 1000000000;
+      sqe->flags |= IOSQE_IO_LINK;
+      io_uring_sqe* t = io_uring_get_sqe(&ring_);
+      io_uring_prep_link_timeout(t, &ts, 0);
+      io_uring_sqe_set_data64(t, kIgnored);
+    }
+    ++inflight_;
+    self->cancellable = true;
+    hub_.park();
+    self->cancellable = false;
+    bool cancelled = false;
+    while (!c.done) {  // woken by cancel(): ask the kernel to drop the request
+      if (!cancelled) {
+        io_uring_sqe* k = next_sqe(1);
+        io_uring_prep_cancel(k, &c, 0);
+        io_uring_sqe_set_data64(k, kIgnored);
+        cancelled = true;
+      }
+      hub_.park();
+    }
+    if (c.res == -ECANCELED && !cancelled) return -ETIMEDOUT;  // the linked timeout fired
+    if (c.res == -EINTR && cancelled) return -ECANCELED;
+    return c.res;
+  }
+
+  void poll() override {
+    int r = io_uring_submit_and_get_events(&ring_);
+    if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fail("io_uring_submit_and_get_events", -r);
+    reap();
+  }
+
+  void wait(std::int64_t timeout_ns) override {
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec ts{};
+    __kernel_timespec* tsp = nullptr;
+    if (timeout_ns >= 0) {
+      ts.tv_sec = timeout_ns / 1000000000;
+      ts.tv_nsec = timeout_ns % 1000000000;
+      tsp = &ts;
+    }
+    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, tsp, nullptr);
+    // -ETIME: the timeout passed; -EINTR: a signal (the detector's sampler
+    // or the user's) interrupted the wait. Both just mean "look again".
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) fail("io_uring_submit_and_wait_timeout", -r);
+    reap();
+  }
+
+ private:
+  void setup() {
+    const unsigned wanted[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN,
+        0,
+    };
+    int r = -EINVAL;
+    for (unsigned flags : wanted) {
+      io_uring_params p{};
+      p.flags = flags;
+      r = io_uring_queue_init_params(256, &ring_, &p);
+      if (r != -EINVAL) break;  // EINVAL: an older kernel; try fewer flags
+    }
+    if (r < 0) {
+      const int err = -r;
+      std::string why;
+      switch (err) {
+        case EPERM: why = "refused by the system (seccomp profile, e.g. Docker's default, or kernel.io_uring_disabled=2)"; break;
+        case ENOSYS: why = "not available in this kernel"; break;
+        case ENOMEM: why = "no locked memory left (raise ulimit -l)"; break;
+        default: why = strerror(err);
+      }
+      throw std::system_error(err, std::generic_category(),
+                              "unclog: io_uring setup failed: " + why +
+                                  "; allow io_uring (e.g. sysctl kernel.io_uring_disabled=0, or a seccomp "
+                                  "profile that permits io_uring_setup)");
+    }
+  }
+
+  io_uring_sqe* next_sqe(unsigned needed) {
+    if (io_uring_sq_space_left(&ring_) < needed) io_uring_submit(&ring_);
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) fail("io_uring_get_sqe", EBUSY);
+    return sqe;
+  }
+
+  static void prepare(io_uring_sqe* sqe, const Request& r) {
+    switch (r.op) {
+      case Request::Op::read: io_uring_prep_read(sqe, r.fd, r.buf, unsigned(r.len), -1); break;
+      case Request::Op::write: io_uring_prep_write(sqe, r.fd, r.buf, unsigned(r.len), -1); break;
+      case Request::Op::recv: io_uring_prep_recv(sqe, r.fd, r.buf, r.len, r.flags); break;
+      case Request::Op::send: io_uring_prep_send(sqe, r.fd, r.buf, r.len, r.flags); break;
+      case Request::Op::accept: io_uring_prep_accept(sqe, r.fd, r.addr, r.addrlen, r.flags); break;
+      case Request::Op::connect: io_uring_prep_connect(sqe, r.fd, r.addr, r.addr_size); break;
+      case Request::Op::close: io_uring_prep_close(sqe, r.fd); break;
+      case Request::Op::poll: io_uring_prep_poll_add(sqe, r.fd, unsigned(r.flags)); break;
+    }
+  }
+
+  void reap() {
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      auto* c = reinterpret_cast<Completion*>(io_uring_cqe_get_data(cqe));
+      if (!c) continue;
+      c->res = cqe->res;
+      c->done = true;
+      --inflight_;
+      hub_.unpark(c->fiber);
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+
+  [[noreturn]] static void fail(const char* call, int err) {
+    throw std::system_error(err, std::generic_category(), std::string("unclog: ") + call + " failed");
+  }
+
+  detail::Hub& hub_;
+  io_uring ring_{};
+  std::size_t inflight_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend(detail::Hub& hub) { return std::make_unique<UringBackend>(hub); }
+
+}  // namespace unclog::io

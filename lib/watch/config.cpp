@@ -1,0 +1,52 @@
+#include "config.hpp"
+
+#include <stdexcept>
+
+#include "unclog/watch.hpp"
+
+namespace unclog {
+namespace watch {
+Config& config() noexcept {
+  static Config c;
+  return c;
+}
+}  // namespace watch
+
+namespace {
+std::int64_t checked(std::chrono::nanoseconds d, const char* what) {
+  if (d.count() <= 0) throw std::invalid_argument(std::string("unclog: ") + what + " must be positive");
+  return d.count();
+}
+}  // namespace
+
+void hub_blocking_detection(bool on, std::chrono::nanoseconds resolution) {
+  if (on) watch::config().resolution_ns.store(checked(resolution, "the resolution"));
+  watch::config().enabled.store(on);
+}
+bool hub_blocking_detection_enabled() noexcept { return watch::config().enabled.load(); }
+
+void set_resolution(std::chrono::nanoseconds resolution) {
+  watch::config().resolution_ns.store(checked(resolution, "the resolution"));
+}
+std::chrono::nanoseconds resolution() noexcept {
+  return std::chrono::nanoseconds(watch::config().resolution_ns.load());
+}
+void set_hang_timeout(std::chrono::nanoseconds timeout) {
+  watch::config().hang_timeout_ns.store(timeout.count() < 0 ? 0 : timeout.count());
+}
+std::chrono::nanoseconds hang_timeout() noexcept {
+  return std::chrono::nanoseconds(watch::config().hang_timeout_ns.load());
+}
+void set_report_preempted(bool on) noexcept { watch::config().report_preempted.store(on); }
+
+const char* to_string(StallKind kind) noexcept {
+  switch (kind) {
+    case StallKind::blocked: return "blocked";
+    case StallKind::cpu: return "cpu";
+    case StallKind::preempted: return "preempted";
+    case StallKind::call: return "call";
+  }
+  return "?";
+}
+
+}  // namespace unclog

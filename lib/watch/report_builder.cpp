@@ -1,0 +1,51 @@
+#include "report_builder.hpp"
+
+#include <algorithm>
+
+#include "sinks.hpp"
+#include "symbolize.hpp"
+
+namespace unclog::watch {
+
+StallKind classify(std::int64_t wall, std::int64_t on_cpu, std::int64_t runqueue, std::int64_t resolution,
+                   bool have_stats) noexcept {
+  if (!have_stats) return StallKind::blocked;
+  const std::int64_t off_cpu = std::max<std::int64_t>(0, wall - on_cpu - runqueue);
+  // On an idle machine the step would have taken on + off: if that is within
+  // the resolution, the overrun was the scheduler's doing.
+  if (on_cpu + off_cpu < resolution) return StallKind::preempted;
+  return on_cpu > off_cpu ? StallKind::cpu : StallKind::blocked;
+}
+
+BlockingReport build_report(const StepSlot& slot, const SchedStat& end, bool hang) {
+  using std::chrono::nanoseconds;
+  BlockingReport r;
+  const SchedStat& base = slot.base;
+  const std::int64_t wall = std::max<std::int64_t>(0, end.wall_ns - base.wall_ns);
+  const bool stats = base.valid && end.valid;
+  const std::int64_t on = stats ? std::max<std::int64_t>(0, end.run_ns - base.run_ns) : 0;
+  const std::int64_t wait = stats ? std::max<std::int64_t>(0, end.wait_ns - base.wait_ns) : 0;
+  r.duration = nanoseconds(wall);
+  r.on_cpu = nanoseconds(on);
+  r.runqueue = nanoseconds(wait);
+  r.off_cpu = nanoseconds(stats ? std::max<std::int64_t>(0, wall - on - wait) : wall);
+  r.resolution = nanoseconds(slot.resolution_ns);
+  r.sched_stats = stats;
+  r.kind = classify(wall, on, wait, slot.resolution_ns, stats);
+  r.hang = hang;
+  r.thread = slot.tid;
+  const char* label = slot.label.load(std::memory_order_relaxed);
+  r.fiber = label ? label : "";
+  const int n = std::min<int>(slot.nsamples.load(std::memory_order_acquire), kMaxSamples);
+  for (int i = 0; i < n; ++i) {
+    const Sample& s = slot.samples[i];
+    StackSample out;
+    out.offset = nanoseconds(s.at_ns - base.wall_ns);
+    out.frames = symbolize(s.frames, s.nframes);
+    r.samples.push_back(std::move(out));
+  }
+  locate(r);
+  return r;
+}
+
+}  // namespace unclog::watch

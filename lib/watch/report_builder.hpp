@@ -1,0 +1,17 @@
+// Turns a slot's samples and scheduler statistics into a BlockingReport:
+// durations, classification, symbolized stacks, the first user frame.
+// Runs on the owning thread after the step (or on the watchdog for hangs);
+// never in a signal handler.
+#pragma once
+#include "step_slot.hpp"
+#include "unclog/watch.hpp"
+
+namespace unclog::watch {
+
+BlockingReport build_report(const StepSlot& slot, const SchedStat& end, bool hang);
+
+// blocked / cpu / preempted from the step's time split.
+StallKind classify(std::int64_t wall_ns, std::int64_t on_cpu_ns, std::int64_t runqueue_ns,
+                   std::int64_t resolution_ns, bool have_stats) noexcept;
+
+}  // namespace unclog::watch

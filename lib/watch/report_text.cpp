@@ -1,0 +1,155 @@
+// BlockingReport::text() and ::json(): the short report a person reads, and
+// one JSON line for machines.
+#include <cstdio>
+#include <string>
+
+#include "unclog/watch.hpp"
+
+namespace unclog {
+namespace {
+
+std::string ms(std::chrono::nanoseconds d) {
+  char buf[32];
+  const double v = static_cast<double>(d.count()) / 1e6;
+  std::snprintf(buf, sizeof buf, v < 10 ? "%.1f ms" : "%.0f ms", v);
+  return buf;
+}
+
+std::string where(const StackFrame& f) {
+  std::string s = f.function.empty() ? "??" : f.function;
+  if (!f.file.empty()) s += " at " + f.file + ":" + std::to_string(f.line);
+  else if (!f.object.empty()) s += " (" + f.object + ")";
+  return s;
+}
+
+// Frames innermost first; runs of frames that are not the user's are
+// collapsed onto one line, never hidden.
+void append_frames(std::string& out, const std::vector<StackFrame>& frames, const std::string& user_file,
+                   int user_line) {
+  bool marked = false;
+  std::size_t i = 0;
+  while (i < frames.size()) {
+    if (frames[i].user) {
+      out += "\n  #" + std::to_string(i) + " " + where(frames[i]);
+      if (!marked && frames[i].file == user_file && frames[i].line == user_line) {
+        out += "   <-- your code";
+        marked = true;
+      }
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    std::string names;
+    while (j < frames.size() && !frames[j].user) {
+      if (!names.empty()) names += " < ";
+      names += frames[j].function.empty() ? "??" : frames[j].function;
+      ++j;
+    }
+    out += "\n  #" + std::to_string(i) + (j - i > 1 ? "-#" + std::to_string(j - 1) : "") + " " + names;
+    i = j;
+  }
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string BlockingReport::text() const {
+  std::string out = "blocking: ";
+  out += "fiber \"" + fiber + "\" ";
+  if (kind == StallKind::call) {
+    out += "made a blocking call: " + call;
+    if (duration.count() > 0) out += " (held the hub for " + ms(duration) + ")";
+  } else {
+    out += (hang ? "has held the hub for " : "held the hub for ") + ms(duration) + " (resolution " + ms(resolution) + "), ";
+    switch (kind) {
+      case StallKind::blocked: out += "blocked off-CPU " + ms(off_cpu); break;
+      case StallKind::cpu: out += "cpu: on-CPU " + ms(on_cpu); break;
+      case StallKind::preempted: out += "preempted: waited for a CPU " + ms(runqueue); break;
+      case StallKind::call: break;
+    }
+    if (sched_stats && kind != StallKind::preempted && runqueue.count() > 0) {
+      out += ", waited for a CPU " + ms(runqueue);
+    }
+    if (!sched_stats) out += " (no scheduler statistics: kind not measured)";
+  }
+  if (!test.empty()) out += " in test " + test;
+  if (!file.empty()) {
+    out += "\n  at " + file + ":" + std::to_string(line) + " in " + function;
+    if (!user_function.empty() && user_function != function) out += ", called from " + user_function;
+  } else if (!function.empty()) {
+    out += "\n  in " + function + " (no frame of your code with debug information)";
+  }
+  if (samples.empty()) {
+    out += "\n  (no stack: the sampling signal could not be delivered)";
+    return out;
+  }
+  append_frames(out, samples.front().frames, file, line);
+  for (std::size_t i = 1; i < samples.size(); ++i) {
+    const auto& fr = samples[i].frames;
+    const StackFrame* top = nullptr;
+    for (const auto& f : fr) {
+      if (f.user) {
+        top = &f;
+        break;
+      }
+    }
+    out += "\n  still there at +" + ms(samples[i].offset) + ": " +
+           (top ? where(*top) : (fr.empty() ? std::string("??") : where(fr.front())));
+  }
+  return out;
+}
+
+std::string BlockingReport::json() const {
+  auto ns_ms = [](std::chrono::nanoseconds d) { return std::to_string(static_cast<double>(d.count()) / 1e6); };
+  std::string out = "{\"kind\":\"" + std::string(to_string(kind)) + "\"";
+  out += ",\"hang\":" + std::string(hang ? "true" : "false");
+  out += ",\"duration_ms\":" + ns_ms(duration);
+  out += ",\"on_cpu_ms\":" + ns_ms(on_cpu);
+  out += ",\"off_cpu_ms\":" + ns_ms(off_cpu);
+  out += ",\"runqueue_ms\":" + ns_ms(runqueue);
+  out += ",\"resolution_ms\":" + ns_ms(resolution);
+  out += ",\"fiber\":\"" + json_escape(fiber) + "\"";
+  out += ",\"thread\":" + std::to_string(thread);
+  out += ",\"test\":\"" + json_escape(test) + "\"";
+  out += ",\"call\":\"" + json_escape(call) + "\"";
+  out += ",\"function\":\"" + json_escape(function) + "\"";
+  out += ",\"file\":\"" + json_escape(file) + "\"";
+  out += ",\"line\":" + std::to_string(line);
+  out += ",\"samples\":[";
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (i) out += ",";
+    out += "{\"offset_ms\":" + ns_ms(samples[i].offset) + ",\"frames\":[";
+    for (std::size_t j = 0; j < samples[i].frames.size(); ++j) {
+      const StackFrame& f = samples[i].frames[j];
+      if (j) out += ",";
+      out += "{\"function\":\"" + json_escape(f.function) + "\",\"file\":\"" + json_escape(f.file) +
+             "\",\"line\":" + std::to_string(f.line) + ",\"user\":" + (f.user ? "true" : "false") + "}";
+    }
+    out += "]}";
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace unclog

@@ -1,0 +1,128 @@
+#include "sampler.hpp"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unwind.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+namespace unclog::watch {
+namespace {
+
+// initial-exec: the handler must not trigger lazy TLS allocation.
+__attribute__((tls_model("initial-exec"))) thread_local StepSlot* t_slot = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local void* t_altstack = nullptr;
+
+std::atomic<int> g_signal{0};
+constexpr std::size_t kAltStackSize = 64 * 1024;
+
+struct Unwind {
+  std::uintptr_t* out;
+  int max;
+  int n;
+  bool skipping;  // in the handler's own frames, above the signal frame
+};
+
+_Unwind_Reason_Code on_frame(_Unwind_Context* ctx, void* arg) {
+  auto* u = static_cast<Unwind*>(arg);
+  int before_insn = 0;
+  std::uintptr_t ip = _Unwind_GetIPInfo(ctx, &before_insn);
+  if (u->skipping) {
+    if (!before_insn) return _URC_NO_REASON;  // the handler, the trampoline
+    u->skipping = false;                      // the interrupted frame
+  }
+  if (ip == 0) return _URC_END_OF_STACK;
+  // A return address points after the call; step back into it so that the
+  // line is the call's. The interrupted pc is exact.
+  u->out[u->n++] = before_insn ? ip : ip - 1;
+  return u->n == u->max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+// Async-signal-safe; see the header.
+void on_sample(int, siginfo_t*, void*) {
+  const int saved_errno = errno;
+  StepSlot* s = t_slot;
+  if (s) {
+    const std::uint64_t target = s->target.load(std::memory_order_acquire);
+    const std::int32_t i = s->nsamples.load(std::memory_order_relaxed);
+    if (target != 0 && s->seq.load(std::memory_order_relaxed) == target && i < kMaxSamples) {
+      Sample& out = s->samples[i];
+      timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      out.at_ns = std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+      out.nframes = capture_stack(out.frames, kMaxFrames, true);
+      s->nsamples.store(i + 1, std::memory_order_release);
+    }
+  }
+  errno = saved_errno;
+}
+
+}  // namespace
+
+int capture_stack(std::uintptr_t* out, int max, bool from_signal) noexcept {
+  Unwind u{out, max, 0, from_signal};
+  _Unwind_Backtrace(on_frame, &u);
+  if (u.n == 0 && from_signal) {  // no signal frame found: keep everything
+    u = Unwind{out, max, 0, false};
+    _Unwind_Backtrace(on_frame, &u);
+  }
+  return u.n;
+}
+
+int install_sampler() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::uintptr_t warm[4];
+    capture_stack(warm, 4, false);  // loads and primes the unwinder
+    for (int sig = SIGRTMIN + 2; sig <= SIGRTMAX; ++sig) {
+      struct sigaction old {};
+      if (sigaction(sig, nullptr, &old) != 0) continue;
+      const bool free = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
+      if (!free) continue;
+      struct sigaction sa {};
+      sa.sa_sigaction = on_sample;
+      sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+      sigemptyset(&sa.sa_mask);
+      if (sigaction(sig, &sa, nullptr) == 0) {
+        g_signal.store(sig);
+        return;
+      }
+    }
+    std::fprintf(stderr,
+                 "unclog: every real-time signal already has a handler; blocking reports will carry no stack\n");
+  });
+  return g_signal.load();
+}
+
+int sampler_signal() noexcept { return g_signal.load(std::memory_order_relaxed); }
+
+void bind_sampler(StepSlot* slot) noexcept {
+  stack_t current{};
+  if (sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) && !t_altstack) {
+    void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem != MAP_FAILED) {
+      stack_t ss{};
+      ss.ss_sp = mem;
+      ss.ss_size = kAltStackSize;
+      if (sigaltstack(&ss, nullptr) == 0) t_altstack = mem; else munmap(mem, kAltStackSize);
+    }
+  }
+  t_slot = slot;
+}
+
+void unbind_sampler() noexcept {
+  t_slot = nullptr;
+  if (t_altstack) {
+    stack_t ss{};
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+    munmap(t_altstack, kAltStackSize);
+    t_altstack = nullptr;
+  }
+}
+
+}  // namespace unclog::watch

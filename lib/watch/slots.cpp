@@ -1,0 +1,105 @@
+// Per-thread slots: creation, registration, the step-end slow path.
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.hpp"
+#include "report_builder.hpp"
+#include "sampler.hpp"
+#include "schedstat.hpp"
+#include "watch_internal.hpp"
+#include "watchdog.hpp"
+
+namespace unclog::watch {
+namespace {
+
+struct SlotOwner {
+  StepSlot* slot = nullptr;
+  ~SlotOwner() {
+    if (!slot) return;
+    unregister_slot(slot);
+    unbind_sampler();
+    if (slot->schedstat_fd >= 0) ::close(slot->schedstat_fd);
+    delete slot;
+  }
+};
+thread_local SlotOwner t_owner;
+
+}  // namespace
+
+StepSlot& thread_slot() {
+  if (!t_owner.slot) {
+    auto* s = new StepSlot;
+    s->tid = static_cast<pid_t>(syscall(SYS_gettid));
+    s->schedstat_fd = open_schedstat(s->tid);
+    s->resolution_ns = config().resolution_ns.load();
+    install_sampler();
+    bind_sampler(s);
+    register_slot(s);
+    t_owner.slot = s;
+  }
+  return *t_owner.slot;
+}
+
+StepSlot* slot_for_new_hub() {
+  if (!config().enabled.load(std::memory_order_relaxed)) return nullptr;
+  StepSlot& s = thread_slot();
+  // Inside a step already (a hub run from a StepGuard'ed callback): the
+  // enclosing step covers this hub's work.
+  if (s.seq.load(std::memory_order_relaxed) & 1) return nullptr;
+  s.resolution_ns = config().resolution_ns.load();
+  ensure_watchdog();
+  return &s;
+}
+
+void finish_step(StepSlot& slot, std::uint64_t) {
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const SchedStat end = read_schedstat(slot.schedstat_fd);
+  BlockingReport report = build_report(slot, end, /*hang=*/false);
+  slot.nsamples.store(0, std::memory_order_relaxed);
+  if (report.kind == StallKind::preempted && !config().report_preempted.load()) return;
+  dispatch(report);
+}
+
+}  // namespace unclog::watch
+
+namespace unclog {
+
+StepGuard::StepGuard(const char* label) noexcept {
+  if (!watch::config().enabled.load(std::memory_order_relaxed)) return;
+  try {
+    watch::StepSlot* s = watch::slot_for_new_hub();
+    if (!s) return;
+    watch::step_begin(s, label);
+    slot_ = s;
+  } catch (...) {
+    // Out of memory or no thread for the watchdog: this step goes unwatched.
+  }
+}
+
+StepGuard::~StepGuard() {
+  auto* s = static_cast<watch::StepSlot*>(slot_);
+  if (!s) return;
+  if (std::uint64_t step = watch::step_end(s)) watch::finish_step(*s, step);
+}
+
+AllowBlocking::AllowBlocking(const char* reason) noexcept : previous_reason_(nullptr) {
+  try {
+    watch::StepSlot& s = watch::thread_slot();
+    previous_reason_ = s.allow_reason.exchange(reason, std::memory_order_relaxed);
+    s.allow_depth.fetch_add(1, std::memory_order_relaxed);
+  } catch (...) {
+  }
+}
+
+AllowBlocking::~AllowBlocking() {
+  watch::StepSlot& s = watch::thread_slot();
+  s.allow_reason.store(previous_reason_, std::memory_order_relaxed);
+  if (s.allow_depth.fetch_sub(1, std::memory_order_relaxed) == 1) {
+    // Leaving the last scope inside a step: the step's clock restarts here,
+    // so the allowed time is not counted against what follows.
+    const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
+    if (seq & 1) s.seq.store(seq + 2, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace unclog

@@ -1,0 +1,142 @@
+#include "symbolize.hpp"
+
+#include <backtrace.h>
+#include <cxxabi.h>
+#include <dlfcn.h>
+
+#include <boost/stacktrace/frame.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+namespace unclog::watch {
+namespace {
+
+void on_error(void*, const char*, int) {}  // missing debug info is normal
+
+backtrace_state* state() {
+  static backtrace_state* s = backtrace_create_state(nullptr, /*threaded=*/1, on_error, nullptr);
+  return s;
+}
+
+std::string demangle(const char* name) {
+  if (!name) return {};
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  if (status != 0 || !out) return name;
+  std::string s(out);
+  std::free(out);
+  return s;
+}
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// Code that is not the user's: our own tree, the system's headers and
+// sources, and well-known runtime libraries when there is no debug info.
+bool is_user(const StackFrame& f) {
+  if (!f.file.empty()) {
+    std::string_view file = f.file;
+    for (std::string_view own : {"lib/", "include/unclog/", "gtest_ext/"}) {
+      if (starts_with(file, own)) return false;  // display paths are relative to our root
+    }
+    if (file.find("/include/unclog/") != std::string_view::npos) return false;  // installed headers
+    for (std::string_view sys : {"/usr/include/", "/usr/src/", "/usr/lib/", "./", "../sysdeps", "../nptl"}) {
+      if (starts_with(file, sys)) return false;
+    }
+    return !f.function.empty() || f.line > 0;
+  }
+  return false;  // without a file there is no line to point at
+}
+
+std::string object_of(std::uintptr_t pc) {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(pc), &info) && info.dli_fname) {
+    const char* slash = std::strrchr(info.dli_fname, '/');
+    return slash ? slash + 1 : info.dli_fname;
+  }
+  return {};
+}
+
+struct Collect {
+  std::vector<StackFrame>* out;
+};
+
+int on_pcinfo(void* data, std::uintptr_t pc, const char* file, int line, const char* function) {
+  auto* c = static_cast<Collect*>(data);
+  if (!file && !function) return 0;
+  StackFrame f;
+  f.pc = pc;
+  f.function = demangle(function);
+  f.file = file ? display_path(file) : "";
+  f.line = line;
+  c->out->push_back(std::move(f));
+  return 0;
+}
+
+void on_syminfo(void* data, std::uintptr_t, const char* symname, std::uintptr_t, std::uintptr_t) {
+  if (symname) *static_cast<std::string*>(data) = demangle(symname);
+}
+
+std::vector<StackFrame> frames_of(std::uintptr_t pc) {
+  std::vector<StackFrame> out;
+  Collect c{&out};
+  if (backtrace_state* s = state()) backtrace_pcinfo(s, pc, on_pcinfo, on_error, &c);
+  for (std::size_t i = 0; i + 1 < out.size(); ++i) out[i].inlined = true;
+  if (out.empty() || out.back().function.empty()) {
+    std::string name;
+    if (backtrace_state* s = state()) backtrace_syminfo(s, pc, on_syminfo, on_error, &name);
+    if (name.empty()) name = boost::stacktrace::frame(reinterpret_cast<const void*>(pc)).name();
+    if (out.empty()) {
+      StackFrame f;
+      f.pc = pc;
+      out.push_back(f);
+    }
+    out.back().function = name;
+  }
+  for (StackFrame& f : out) {
+    if (f.file.empty()) f.object = object_of(pc);
+    f.user = is_user(f);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string display_path(const char* path) {
+  std::string p = std::filesystem::path(path).lexically_normal().string();
+  static const std::string root = std::filesystem::path(UNCLOG_SOURCE_ROOT).lexically_normal().string() + "/";
+  if (starts_with(p, root)) p.erase(0, root.size());
+  return p;
+}
+
+std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n) {
+  static std::mutex mu;
+  static std::unordered_map<std::uintptr_t, std::vector<StackFrame>> cache;
+  std::vector<StackFrame> out;
+  std::lock_guard lk(mu);  // libbacktrace is thread-safe; the cache is not
+  for (int i = 0; i < n; ++i) {
+    auto it = cache.find(pcs[i]);
+    if (it == cache.end()) it = cache.emplace(pcs[i], frames_of(pcs[i])).first;
+    out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  return out;
+}
+
+void locate(BlockingReport& r) {
+  if (r.samples.empty()) return;
+  const auto& frames = r.samples.front().frames;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    if (!frames[i].user) continue;
+    r.user_function = frames[i].function;
+    r.file = frames[i].file;
+    r.line = frames[i].line;
+    r.function = i > 0 ? frames[i - 1].function : frames[i].function;
+    return;
+  }
+  if (!frames.empty()) r.function = frames.front().function;
+}
+
+}  // namespace unclog::watch

@@ -1,0 +1,22 @@
+// What the other layers (hub, calls, gtest_ext) use of the detector.
+// Not installed.
+#pragma once
+#include <cstdint>
+
+#include "sinks.hpp"
+#include "step_slot.hpp"
+#include "unclog/watch.hpp"
+
+namespace unclog::watch {
+
+// The calling thread's slot, created and registered on first use.
+StepSlot& thread_slot();
+// The slot a hub created now on this thread should mark steps in, or
+// nullptr when detection is off. Starts the watchdog.
+StepSlot* slot_for_new_hub();
+
+// Used by the gtest integration to name the test in reports.
+void set_current_test(const char* name) noexcept;  // nullptr when between tests
+const char* current_test() noexcept;
+
+}  // namespace unclog::watch

@@ -1,0 +1,202 @@
+#include "watchdog.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "config.hpp"
+#include "report_builder.hpp"
+#include "sampler.hpp"
+#include "schedstat.hpp"
+#include "sinks.hpp"
+
+namespace unclog::watch {
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<StepSlot*> slots;
+  std::thread thread;
+  bool running = false;
+  bool stop = false;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry;  // never destroyed: threads may outlive statics
+  return *r;
+}
+
+std::int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void send_sample_signal(const StepSlot& s) {
+  if (int sig = sampler_signal()) syscall(SYS_tgkill, getpid(), s.tid, sig);
+}
+
+// Scans several times per resolution: a step is reported at most a tenth of
+// the resolution after it passed it (detection latency p99 <= 1.1).
+std::int64_t tick_ns(const std::vector<StepSlot*>& slots) {
+  std::int64_t res = config().resolution_ns.load();
+  for (StepSlot* s : slots) {
+    if (s->seq.load(std::memory_order_relaxed) & 1) res = std::min<std::int64_t>(res, s->resolution_ns);
+  }
+  return std::clamp<std::int64_t>(res / 10, 200000, 100000000);
+}
+
+void target(StepSlot& s, std::uint64_t seq, std::int64_t now) {
+  s.base = s.seen;
+  s.nsamples.store(0, std::memory_order_relaxed);
+  s.target.store(seq, std::memory_order_release);
+  s.sample_interval_ns = s.resolution_ns;
+  s.next_sample_ns = now + s.sample_interval_ns;
+  send_sample_signal(s);
+}
+
+// Returns the slot whose step hung, if any.
+StepSlot* scan(const std::vector<StepSlot*>& slots) {
+  const std::int64_t now = now_ns();
+  const std::int64_t hang = config().hang_timeout_ns.load();
+  const bool report_preempted = config().report_preempted.load();
+  for (StepSlot* sp : slots) {
+    StepSlot& s = *sp;
+    const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
+    if (!(seq & 1)) {
+      s.seen_seq = seq;
+      continue;
+    }
+    if (seq != s.seen_seq) {  // a new step: remember when we first saw it
+      s.seen_seq = seq;
+      s.seen = read_schedstat(s.schedstat_fd);
+      s.seen.wall_ns = now;
+      s.hang_handled = false;
+      continue;
+    }
+    const std::int64_t elapsed = now - s.seen.wall_ns;
+    const bool hung = hang > 0 && elapsed >= hang && !s.hang_handled;
+    if (s.target.load(std::memory_order_relaxed) != seq) {
+      bool due = false;
+      if (elapsed >= s.resolution_ns && s.allow_depth.load(std::memory_order_relaxed) == 0) {
+        // Time spent waiting for a CPU is the machine's fault, not the code's.
+        SchedStat cur = read_schedstat(s.schedstat_fd);
+        std::int64_t waited = cur.valid && s.seen.valid ? cur.wait_ns - s.seen.wait_ns : 0;
+        due = report_preempted || elapsed - waited >= s.resolution_ns;
+      }
+      if (due || hung) target(s, seq, now);
+    } else if (now >= s.next_sample_ns && s.nsamples.load(std::memory_order_relaxed) < kMaxSamples - 1) {
+      s.sample_interval_ns *= 2;  // long stalls: show where the time went
+      s.next_sample_ns = now + s.sample_interval_ns;
+      send_sample_signal(s);
+    }
+    if (hung) {
+      s.hang_handled = true;
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+void watchdog_main() {
+  Registry& r = registry();
+  std::unique_lock lk(r.mu);
+  while (!r.stop) {
+    r.cv.wait_for(lk, std::chrono::nanoseconds(tick_ns(r.slots)));
+    if (r.stop) break;
+    if (StepSlot* hung = scan(r.slots)) {
+      lk.unlock();
+      hang_exit(*hung);
+    }
+  }
+}
+
+void stop_watchdog() {
+  Registry& r = registry();
+  std::thread t;
+  {
+    std::lock_guard lk(r.mu);
+    if (!r.running) return;
+    r.stop = true;
+    t = std::move(r.thread);
+  }
+  r.cv.notify_all();
+  if (t.joinable()) t.join();
+  std::lock_guard lk(r.mu);
+  r.running = false;
+  r.stop = false;
+}
+
+// fork(): hold the lock across it so the child never inherits it locked; the
+// child has no watchdog thread and only the forking thread.
+void before_fork() { registry().mu.lock(); }
+void after_fork_parent() { registry().mu.unlock(); }
+void after_fork_child() {
+  Registry& r = registry();
+  new (&r.mu) std::mutex;  // the parent's owner does not exist here
+  if (r.thread.joinable()) r.thread.detach();
+  r.thread = std::thread();
+  r.running = false;
+  r.stop = false;
+  const pid_t me = static_cast<pid_t>(syscall(SYS_gettid));
+  std::erase_if(r.slots, [me](StepSlot* s) { return s->tid != me; });
+  for (StepSlot* s : r.slots) {
+    s->tid = me;
+    s->seen_seq = 0;
+    s->target.store(0);
+  }
+}
+
+}  // namespace
+
+void ensure_watchdog() {
+  Registry& r = registry();
+  static std::once_flag hooks;
+  std::call_once(hooks, [] {
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    std::atexit(stop_watchdog);
+  });
+  std::lock_guard lk(r.mu);
+  if (r.running) return;
+  // The watchdog must not receive signals meant for the program.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  r.thread = std::thread(watchdog_main);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  r.running = true;
+}
+
+void register_slot(StepSlot* slot) {
+  std::lock_guard lk(registry().mu);
+  registry().slots.push_back(slot);
+}
+
+void unregister_slot(StepSlot* slot) {
+  std::lock_guard lk(registry().mu);
+  std::erase(registry().slots, slot);
+}
+
+void hang_exit(StepSlot& s) {
+  // Ask the stuck thread for a fresh sample (its handler still runs while it
+  // sits in a syscall) and give it a moment to write it.
+  const std::int32_t before = s.nsamples.load(std::memory_order_acquire);
+  send_sample_signal(s);
+  for (int i = 0; i < 50 && s.nsamples.load(std::memory_order_acquire) == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(4));
+  }
+  SchedStat end = read_schedstat(s.schedstat_fd);
+  BlockingReport report = build_report(s, end, /*hang=*/true);
+  report_hang(report);  // never returns
+}
+
+}  // namespace unclog::watch
