@@ -34,21 +34,37 @@ std::string demangle(const char* name) {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-// Code that is not the user's: our own tree, the system's headers and
-// sources, and well-known runtime libraries when there is no debug info.
-bool is_user(const StackFrame& f) {
-  if (!f.file.empty()) {
-    std::string_view file = f.file;
-    for (std::string_view own : {"lib/", "include/unclog/", "gtest_ext/"}) {
-      if (starts_with(file, own)) return false;  // display paths are relative to our root
-    }
-    if (file.find("/include/unclog/") != std::string_view::npos) return false;  // installed headers
-    for (std::string_view sys : {"/usr/include/", "/usr/src/", "/usr/lib/", "./", "../sysdeps", "../nptl"}) {
-      if (starts_with(file, sys)) return false;
-    }
-    return !f.function.empty() || f.line > 0;
+// Code that is not the user's: anything in a runtime library (by the
+// object the pc is in, which works without debug information), and code
+// inlined from our headers or the system's.
+bool is_system_object(std::string_view object) {
+  for (std::string_view lib : {"libc.so", "libm.so", "ld-linux", "libstdc++", "libgcc_s", "libpthread", "libdl.",
+                               "librt.", "libboost_", "libgtest", "libgmock", "libunclog", "liburing"}) {
+    if (starts_with(object, lib)) return true;
   }
-  return false;  // without a file there is no line to point at
+  return false;
+}
+
+bool is_user(const StackFrame& f, std::string_view object) {
+  if (f.file.empty() || is_system_object(object)) return false;
+  std::string_view file = f.file;
+  if (file.find("include/unclog/") != std::string_view::npos) return false;
+  if (starts_with(file, "lib/") || starts_with(file, "gtest_ext/")) return false;  // our tree, relative
+  for (std::string_view sys : {"/usr/include/", "/usr/src/", "/usr/lib/"}) {
+    if (starts_with(file, sys)) return false;
+  }
+  return true;
+}
+
+// glibc's internal aliases (__GI___nanosleep, ___pthread_mutex_lock) read
+// better under their public names.
+std::string public_name(std::string name, std::string_view object) {
+  if (!starts_with(object, "libc.so")) return name;
+  if (starts_with(name, "__GI_")) name.erase(0, 5);
+  std::size_t i = 0;
+  while (i < name.size() && name[i] == '_') ++i;
+  if (i >= 2 && i < name.size()) name.erase(0, i);
+  return name;
 }
 
 std::string object_of(std::uintptr_t pc) {
@@ -96,9 +112,11 @@ std::vector<StackFrame> frames_of(std::uintptr_t pc) {
     }
     out.back().function = name;
   }
+  const std::string object = object_of(pc);
   for (StackFrame& f : out) {
-    if (f.file.empty()) f.object = object_of(pc);
-    f.user = is_user(f);
+    if (f.file.empty()) f.object = object;
+    f.function = public_name(std::move(f.function), object);
+    f.user = is_user(f, object);
   }
   return out;
 }
@@ -133,7 +151,9 @@ void locate(BlockingReport& r) {
     r.user_function = frames[i].function;
     r.file = frames[i].file;
     r.line = frames[i].line;
-    r.function = i > 0 ? frames[i - 1].function : frames[i].function;
+    // A CPU hog's culprit is the user's code itself, not whatever it happened
+    // to be calling when sampled; a blocked step's is the call it made.
+    r.function = i > 0 && r.kind != StallKind::cpu ? frames[i - 1].function : frames[i].function;
     return;
   }
   if (!frames.empty()) r.function = frames.front().function;

@@ -1,0 +1,333 @@
+// The detector through the hub: what it catches, what it stays quiet about,
+// and what its reports say.
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "unclog/hub.hpp"
+#include "unclog/watch.hpp"
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+namespace {
+
+// Collects the reports raised while it lives.
+class Reports {
+ public:
+  Reports() {
+    id_ = unclog::add_report_sink([this](const unclog::BlockingReport& r) {
+      std::lock_guard lk(mu_);
+      reports_.push_back(r);
+    });
+  }
+  ~Reports() { unclog::remove_report_sink(id_); }
+  std::vector<unclog::BlockingReport> take() {
+    std::lock_guard lk(mu_);
+    return std::move(reports_);
+  }
+
+ private:
+  int id_;
+  std::mutex mu_;
+  std::vector<unclog::BlockingReport> reports_;
+};
+
+void spin_cpu(std::chrono::nanoseconds cpu) {
+  timespec t0, t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+  volatile unsigned x = 0;
+  do {
+    for (int i = 0; i < 10000; ++i) x = x + i;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  } while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) < cpu.count());
+}
+
+std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+class Watch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    unclog::set_stderr_reports(false);
+    unclog::hub_blocking_detection(true, 50ms);
+  }
+  void TearDown() override {
+    unclog::hub_blocking_detection(false);
+    unclog::set_stderr_reports(true);
+  }
+  Reports reports;
+};
+
+}  // namespace
+
+TEST_F(Watch, UsleepIsBlockedAtTheTestLine) {
+  int line = 0;
+  unclog::run([&] { line = __LINE__; usleep(150000); });
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  const auto& r = rs[0];
+  EXPECT_EQ(r.kind, unclog::StallKind::blocked) << r.text();
+  EXPECT_EQ(base_name(r.file), "watch_test.cpp") << r.text();
+  EXPECT_EQ(r.line, line) << r.text();
+  EXPECT_THAT(r.function, HasSubstr("usleep")) << r.text();
+  EXPECT_EQ(r.fiber, "main");
+  EXPECT_GE(r.duration, 40ms);
+  EXPECT_THAT(r.text(), HasSubstr("blocking"));
+  EXPECT_THAT(r.text(), HasSubstr("blocked"));
+  EXPECT_THAT(r.text(), HasSubstr("watch_test.cpp:" + std::to_string(line)));
+  EXPECT_THAT(r.text(), HasSubstr("usleep"));
+}
+
+TEST_F(Watch, CpuSpinIsCpu) {
+  unclog::run([&] { spin_cpu(150ms); });
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::cpu) << rs[0].text();
+  // The hog is the user's own loop: the report names it, in this file.
+  EXPECT_EQ(base_name(rs[0].file), "watch_test.cpp") << rs[0].text();
+  EXPECT_THAT(rs[0].function, HasSubstr("spin_cpu")) << rs[0].text();
+  EXPECT_THAT(rs[0].text(), HasSubstr("cpu"));
+}
+
+TEST_F(Watch, BlockingPipeReadIsBlocked) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(200ms);
+    (void)!::write(fds[1], "x", 1);
+  });
+  int line = 0;
+  unclog::run([&] {
+    char c;
+    line = __LINE__; (void)!::read(fds[0], &c, 1);
+  });
+  writer.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::blocked) << rs[0].text();
+  EXPECT_EQ(rs[0].line, line) << rs[0].text();
+  EXPECT_THAT(rs[0].function, HasSubstr("read")) << rs[0].text();
+  EXPECT_GE(rs[0].duration, 100ms) << rs[0].text();  // SA_RESTART: the read went on after sampling
+}
+
+TEST_F(Watch, MutexHeldByAnotherThreadIsBlocked) {
+  std::mutex m;
+  std::atomic<bool> locked{false};
+  std::thread holder([&] {
+    std::lock_guard lk(m);
+    locked = true;
+    std::this_thread::sleep_for(200ms);
+  });
+  while (!locked) std::this_thread::yield();
+  int line = 0;
+  unclog::run([&] {
+    line = __LINE__; m.lock();
+    m.unlock();
+  });
+  holder.join();
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::blocked) << rs[0].text();
+  EXPECT_EQ(rs[0].line, line) << rs[0].text();
+}
+
+TEST_F(Watch, FiberNameIsInTheReport) {
+  unclog::run([] { unclog::spawn({.name = "crawler-3"}, [] { usleep(120000); }).join(); });
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].fiber, "crawler-3");
+  EXPECT_THAT(rs[0].text(), HasSubstr("fiber \"crawler-3\""));
+}
+
+TEST_F(Watch, GreenSleepsYieldsAndShortStepsAreQuiet) {
+  unclog::run([] {
+    std::vector<unclog::JoinHandle<void>> hs;
+    for (int f = 0; f < 20; ++f) {
+      hs.push_back(unclog::spawn([] {
+        for (int i = 0; i < 200; ++i) {
+          unclog::yield();
+          if (i % 50 == 0) unclog::sleep_for(60ms);  // longer than the resolution, but green
+          spin_cpu(20us);
+        }
+      }));
+    }
+    for (auto& h : hs) h.join();
+  });
+  EXPECT_TRUE(reports.take().empty());
+}
+
+TEST_F(Watch, OneReportPerBlockingStep) {
+  unclog::run([] {
+    usleep(80000);
+    unclog::yield();
+    usleep(80000);
+  });
+  EXPECT_EQ(reports.take().size(), 2u);
+}
+
+TEST_F(Watch, LongStallIsSampledAgain) {
+  unclog::run([] { spin_cpu(450ms); });
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_GE(rs[0].samples.size(), 2u) << rs[0].text();
+  EXPECT_THAT(rs[0].text(), HasSubstr("still there at"));
+}
+
+TEST_F(Watch, AllowBlockingSilencesItsScopeOnly) {
+  int line = 0;
+  unclog::run([&] {
+    {
+      unclog::AllowBlocking allow("warming a cache");
+      usleep(120000);
+    }
+    unclog::yield();
+    line = __LINE__; usleep(120000);
+  });
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].line, line) << rs[0].text();
+}
+
+TEST_F(Watch, AllowedTimeIsNotCountedAgainstTheRestOfTheStep) {
+  unclog::run([] {
+    {
+      unclog::AllowBlocking allow("fixture setup");
+      usleep(120000);
+    }
+    spin_cpu(5ms);  // same step, short after the scope
+  });
+  EXPECT_TRUE(reports.take().empty());
+}
+
+TEST_F(Watch, DetectionOffMeansNoReports) {
+  unclog::hub_blocking_detection(false);
+  unclog::run([] { usleep(120000); });
+  EXPECT_TRUE(reports.take().empty());
+}
+
+TEST_F(Watch, PreemptionIsNotAStall) {
+  // Pin this thread and a busy sibling to one CPU: 25 ms of CPU work then
+  // takes about 50 ms or more of wall time, half of it waiting for the CPU.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  cpu_set_t saved;
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof saved, &saved), 0);
+  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+  std::atomic<bool> stop{false};
+  std::thread hog([&] {
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    volatile unsigned x = 0;
+    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+  });
+  std::this_thread::sleep_for(20ms);
+  std::chrono::nanoseconds wall{0};
+  unclog::run([&] {
+    for (int i = 0; i < 4; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      spin_cpu(25ms);
+      wall = std::max<std::chrono::nanoseconds>(wall, std::chrono::steady_clock::now() - t0);
+      unclog::yield();
+    }
+  });
+  stop = true;
+  hog.join();
+  pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+  auto rs = reports.take();
+  for (const auto& r : rs) ADD_FAILURE() << r.text();
+  // The scenario really happened: some step took longer than the resolution.
+  EXPECT_GT(wall, 50ms) << "the sibling did not compete for the CPU";
+}
+
+TEST_F(Watch, PreemptionIsReportedWhenAsked) {
+  unclog::set_report_preempted(true);
+  cpu_set_t one, saved;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  pthread_getaffinity_np(pthread_self(), sizeof saved, &saved);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  std::atomic<bool> stop{false};
+  std::thread hog([&] {
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    volatile unsigned x = 0;
+    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+  });
+  std::this_thread::sleep_for(20ms);
+  unclog::run([] { spin_cpu(40ms); });
+  stop = true;
+  hog.join();
+  pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+  unclog::set_report_preempted(false);
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::preempted) << rs[0].text();
+  EXPECT_THAT(rs[0].text(), HasSubstr("preempted"));
+}
+
+TEST_F(Watch, BringYourOwnLoopSteps) {
+  int line = 0;
+  for (int i = 0; i < 3; ++i) {
+    unclog::StepGuard step("my-loop");
+    if (i == 1) { line = __LINE__; usleep(120000); }
+  }
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].fiber, "my-loop");
+  EXPECT_EQ(rs[0].line, line) << rs[0].text();
+}
+
+TEST_F(Watch, JsonLinesSink) {
+  const std::string path = ::testing::TempDir() + "unclog_reports.jsonl";
+  ::unlink(path.c_str());
+  ASSERT_TRUE(unclog::set_json_report_file(path));
+  unclog::run([] { usleep(100000); });
+  unclog::set_json_report_file("");
+  FILE* f = fopen(path.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char buf[65536];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  std::string s(buf, n);
+  EXPECT_THAT(s, HasSubstr("\"kind\":\"blocked\""));
+  EXPECT_THAT(s, HasSubstr("watch_test.cpp"));
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1);
+}
+
+TEST_F(Watch, UnopenableReportFileIsAClearError) {
+  std::string error;
+  EXPECT_FALSE(unclog::set_json_report_file("/nonexistent-dir/x.jsonl", &error));
+  EXPECT_THAT(error, HasSubstr("/nonexistent-dir/x.jsonl"));
+}
+
+using WatchDeathTest = Watch;
+
+TEST_F(WatchDeathTest, HangExitsWithTheStack) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        unclog::set_hang_timeout(1s);
+        unclog::set_stderr_reports(true);
+        int fds[2];
+        if (pipe(fds) != 0) _exit(7);
+        unclog::run([&] {
+          char c;
+          (void)!::read(fds[0], &c, 1);  // nobody ever writes
+        });
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(1), "unclog: hang:.*read");
+}
