@@ -87,6 +87,7 @@ void Hub::run(Task& root, const SpawnOptions& options) {
   } reset;
   Fiber* root_fiber = make_fiber(&root, nullptr, options);
   root_fiber->refs++;
+  root_fiber->error_seen = true;  // run() rethrows it
   struct Drop {
     Fiber* f;
     ~Drop() { release_fiber(f); }

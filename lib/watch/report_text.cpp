@@ -88,7 +88,7 @@ std::string BlockingReport::text() const {
       case StallKind::preempted: out += "preempted: waited for a CPU " + ms(runqueue); break;
       case StallKind::call: break;
     }
-    if (sched_stats && kind != StallKind::preempted && runqueue.count() > 0) {
+    if (sched_stats && kind != StallKind::preempted && runqueue >= std::chrono::milliseconds(1)) {
       out += ", waited for a CPU " + ms(runqueue);
     }
     if (!sched_stats) out += " (no scheduler statistics: kind not measured)";

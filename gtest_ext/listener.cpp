@@ -1,0 +1,114 @@
+// The listener and init(): test boundaries for the routing, the end-of-run
+// summary, and the flags.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "flags.hpp"
+#include "routing.hpp"
+#include "unclog/gtest.hpp"
+
+namespace unclog::gtest_internal {
+namespace {
+
+std::string format_ms(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+class Listener : public ::testing::EmptyTestEventListener {
+  void OnTestStart(const ::testing::TestInfo& info) override {
+    test_started(std::string(info.test_suite_name()) + "." + info.name());
+  }
+
+  void OnTestEnd(const ::testing::TestInfo& info) override {
+    test_ended();
+    FinishedTest t;
+    t.suite = info.test_suite_name();
+    t.name = info.name();
+    const ::testing::TestResult* r = info.result();
+    t.seconds = static_cast<double>(r->elapsed_time()) / 1000.0;
+    t.skipped = r->Skipped();
+    for (int i = 0; i < r->total_part_count(); ++i) {
+      const auto& part = r->GetTestPartResult(i);
+      if (!part.failed()) continue;
+      std::string where = part.file_name() ? std::string(part.file_name()) + ":" + std::to_string(part.line_number()) + "\n" : "";
+      t.failures.push_back(where + part.message());
+    }
+    record_finished(std::move(t));
+  }
+
+  void OnTestProgramEnd(const ::testing::UnitTest&) override {
+    const Summary s = summary();
+    if (s.reports == 0) {
+      std::printf("unclog: no blocking reports (resolution %s)\n", format_ms(resolution()).c_str());
+    } else {
+      const BlockingReport& w = s.worst;
+      std::string where = w.file.empty() ? "" : " at " + w.file + ":" + std::to_string(w.line);
+      std::printf("unclog: %llu blocking report%s in %llu test%s; worst %s %s in %s%s\n",
+                  static_cast<unsigned long long>(s.reports), s.reports == 1 ? "" : "s",
+                  static_cast<unsigned long long>(s.tests), s.tests == 1 ? "" : "s",
+                  format_ms(w.duration).c_str(), to_string(w.kind), w.test.empty() ? "(no test)" : w.test.c_str(),
+                  where.c_str());
+    }
+    std::fflush(stdout);
+  }
+};
+
+bool wants_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const char* a = argv[i];
+    if (!std::strcmp(a, "--help") || !std::strcmp(a, "-h") || !std::strcmp(a, "-?") || !std::strcmp(a, "/?")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+}  // namespace unclog::gtest_internal
+
+namespace unclog::gtest {
+
+const char* flags_help() noexcept {
+  return "\nunclog (blocking detection):\n"
+         "  --unclog_resolution=DUR [UNCLOG_RESOLUTION]\n"
+         "      A step that holds the loop longer than this is blocking (default 50ms).\n"
+         "      DUR is a number with a unit: 250us, 50ms, 2s; a bare number is ms.\n"
+         "  --unclog_mode=time|calls|all|off [UNCLOG_MODE]\n"
+         "      What to detect (default time; off runs tests unwatched).\n"
+         "  --unclog_hang_timeout=DUR [UNCLOG_HANG_TIMEOUT]\n"
+         "      A step running this long ends the run with a report and the XML (default 20s, 0 = never).\n"
+         "  --unclog_report=PATH [UNCLOG_REPORT]\n"
+         "      Also append every report to PATH as JSON lines.\n"
+         "  --unclog_report_preempted[=true|false] [UNCLOG_REPORT_PREEMPTED]\n"
+         "      Also report steps that were slow only because the machine was busy.\n"
+         "  The command line wins over the environment.\n";
+}
+
+void init(int* argc, char** argv) {
+  using namespace gtest_internal;
+  if (wants_help(*argc, argv)) {
+    std::printf("%s", flags_help());
+    return;
+  }
+  std::vector<std::string> args(argv + 1, argv + *argc);
+  Flags flags;
+  std::string err = parse_flags(args, [](const char* n) -> const char* { return std::getenv(n); }, flags);
+  if (!err.empty()) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    std::exit(2);
+  }
+  // Keep argv's own strings: remove the --unclog_* entries in place.
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    if (std::strncmp(argv[i], "--unclog_", 9) != 0) argv[out++] = argv[i];
+  }
+  argv[out] = nullptr;
+  *argc = out;
+  configure(flags);
+  ::testing::UnitTest::GetInstance()->listeners().Append(new Listener);
+}
+
+}  // namespace unclog::gtest
