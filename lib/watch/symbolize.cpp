@@ -64,6 +64,7 @@ std::string public_name(std::string name, std::string_view object) {
   std::size_t i = 0;
   while (i < name.size() && name[i] == '_') ++i;
   if (i >= 2 && i < name.size()) name.erase(0, i);
+  if (starts_with(name, "libc_")) name.erase(0, 5);  // __libc_read
   return name;
 }
 

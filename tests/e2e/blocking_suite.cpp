@@ -1,0 +1,49 @@
+// A deliberately blocking test binary, linked with unclog-gtest-main. The
+// end-to-end checks (check_e2e.py) run it and read its exit status, output
+// and XML. Lines marked "MARK:name" are looked up by the checker.
+#include <unistd.h>
+
+#include <chrono>
+
+#include "unclog/gtest.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+void slow_lookup() {
+  usleep(150000);  // MARK:usleep
+}
+
+void spin(std::chrono::milliseconds d) {
+  auto end = std::chrono::steady_clock::now() + d;
+  volatile unsigned x = 0;
+  while (std::chrono::steady_clock::now() < end) x = x + 1;  // MARK:spin
+}
+
+}  // namespace
+
+TEST(Blocking, Usleep) { EXPECT_NO_BLOCKING(slow_lookup()); }
+
+TEST(Blocking, Clean) { EXPECT_NO_BLOCKING(unclog::sleep_for(80ms)); }
+
+UNCLOG_TEST(Blocking, SpinInUnclogTest) { spin(150ms); }
+
+UNCLOG_TEST(Blocking, CleanUnclogTest) {
+  auto h = unclog::spawn([] { unclog::sleep_for(60ms); });
+  h.join();
+}
+
+// A plain TEST body is not watched: blocking here is not a finding.
+TEST(Plain, BlockingOutsideAnyHubIsNotReported) { usleep(120000); }
+
+TEST(Hang, ReadForever) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  // GCC gives a statement written inside a macro's arguments the line of the
+  // macro itself, so that is the line the report names.
+  EXPECT_NO_BLOCKING({  // MARK:hang
+    char c;
+    (void)!read(fds[0], &c, 1);
+  });
+}

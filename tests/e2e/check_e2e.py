@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""End-to-end checks: run the deliberately blocking suite and check exit
+status, failure text (kind, function, file:line), XML, summary line, flags
+and environment, and the hang path."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+EXE, SOURCE = sys.argv[1], sys.argv[2]
+FILE = os.path.basename(SOURCE)
+failures = []
+
+
+def marks():
+    out = {}
+    with open(SOURCE) as f:
+        for i, line in enumerate(f, 1):
+            m = re.search(r"MARK:(\w+)", line)
+            if m:
+                out[m.group(1)] = i
+    return out
+
+
+MARK = marks()
+
+
+def run(args, env_extra=None, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNCLOG_", "GTEST_"))}
+    env.update(env_extra or {})
+    t0 = time.monotonic()
+    p = subprocess.run([EXE] + args, capture_output=True, text=True, env=env, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr, time.monotonic() - t0
+
+
+def check(name, cond, detail=""):
+    status = "ok" if cond else "FAIL"
+    print(f"{status:4} {name}")
+    if not cond:
+        failures.append(name)
+        if detail:
+            print("     " + detail.replace("\n", "\n     ")[:4000])
+
+
+def testcases(xml_path):
+    root = ET.parse(xml_path).getroot()
+    out = {}
+    for tc in root.iter("testcase"):
+        msgs = [f.get("message", "") + "\n" + (f.text or "") for f in tc.findall("failure")]
+        out[tc.get("classname") + "." + tc.get("name")] = msgs
+    return out
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    # 1. The blocking tests fail at the user's line, with kind and function.
+    xml = os.path.join(tmp, "out.xml")
+    rc, out, err, _ = run(["--gtest_filter=Blocking.*:Plain.*", f"--gtest_output=xml:{xml}"])
+    both = out + err
+    check("exit status 1 when tests block", rc == 1, f"rc={rc}\n{both}")
+    check("usleep failure names kind, function and file:line",
+          f"{FILE}:{MARK['usleep']}" in out and "blocked" in out and "usleep" in out, out)
+    check("spin failure is kind cpu at the spinning line",
+          re.search(rf"{re.escape(FILE)}:{MARK['spin']}: Failure", out) is not None and "cpu" in out, out)
+    check("clean tests pass", "[       OK ] Blocking.Clean " in out and "[       OK ] Blocking.CleanUnclogTest " in out, out)
+    check("plain TEST bodies are not watched", "[       OK ] Plain.BlockingOutsideAnyHubIsNotReported " in out, out)
+    check("summary line", re.search(r"^unclog: 2 blocking reports in 2 tests; worst \d+ ms \w+ in Blocking\.\w+ at .*:\d+$",
+                                    out, re.M) is not None, out)
+    cases = testcases(xml)
+    check("XML: usleep failure carries the report",
+          any(f"{FILE}:{MARK['usleep']}" in m and "usleep" in m for m in cases.get("Blocking.Usleep", [])), str(cases))
+    check("XML: clean test has no failure", cases.get("Blocking.Clean") == [], str(cases))
+
+    # 2. Flags and environment.
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep"], {"UNCLOG_RESOLUTION": "10s"})
+    check("UNCLOG_RESOLUTION=10s: a 150 ms sleep is within the resolution", rc == 0, out + err)
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--unclog_resolution=50ms"], {"UNCLOG_RESOLUTION": "10s"})
+    check("the command line wins over the environment", rc == 1 and "usleep" in out, out + err)
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--unclog_mode=off"])
+    check("--unclog_mode=off runs tests unwatched", rc == 0, out + err)
+    rc, out, err, _ = run(["--unclog_resolution=abc"])
+    check("malformed flag: exit 2 naming the flag", rc == 2 and "--unclog_resolution" in err and "'abc'" in err,
+          f"rc={rc} {err}")
+    rc, out, err, _ = run([], {"UNCLOG_HANG_TIMEOUT": "-3s"})
+    check("malformed env: exit 2 naming the variable", rc == 2 and "UNCLOG_HANG_TIMEOUT" in err, f"rc={rc} {err}")
+    rc, out, err, _ = run(["--unclog_bogus=1"])
+    check("unknown --unclog_ flag: exit 2 naming it", rc == 2 and "--unclog_bogus" in err, f"rc={rc} {err}")
+    rc, out, err, _ = run(["--help"])
+    check("--help lists our flags", rc == 0 and "--unclog_resolution" in out and "--gtest_filter" in out, out)
+    report = os.path.join(tmp, "r.jsonl")
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", f"--unclog_report={report}"])
+    lines = open(report).read().splitlines() if os.path.exists(report) else []
+    check("--unclog_report writes JSON lines", len(lines) == 1 and '"kind":"blocked"' in lines[0]
+          and '"test":"Blocking.Usleep"' in lines[0], str(lines))
+    rc, out, err, _ = run(["--unclog_report=/nonexistent/dir/r.jsonl"])
+    check("unopenable report file: exit 2", rc == 2 and "/nonexistent/dir/r.jsonl" in err, f"rc={rc} {err}")
+
+    # 3. A hang: XML written, exit non-zero, well before the timeout.
+    xml = os.path.join(tmp, "hang.xml")
+    rc, out, err, elapsed = run(["--gtest_filter=Blocking.Clean:Hang.*", "--unclog_hang_timeout=1s",
+                                 f"--gtest_output=xml:{xml}"], timeout=30)
+    check("hang: exit non-zero", rc != 0, f"rc={rc}")
+    check("hang: ends soon after the 1 s timeout", elapsed < 8, f"{elapsed:.1f} s")
+    check("hang: one line 'unclog: hang:' with the read", re.search(r"^unclog: hang:.*read", err, re.M) is not None, err)
+    check("hang: the report points at the line", f"{FILE}:{MARK['hang']}" in err, err)
+    ok = os.path.exists(xml)
+    cases = testcases(xml) if ok else {}
+    check("hang: XML names the hung test as failed with the report",
+          any("hang" in m and f"{FILE}:{MARK['hang']}" in m for m in cases.get("Hang.ReadForever", [])), str(cases))
+    check("hang: XML keeps the tests that finished", cases.get("Blocking.Clean") == [], str(cases))
+
+print(f"{len(failures)} check(s) failed" if failures else "all checks passed")
+sys.exit(1 if failures else 0)
