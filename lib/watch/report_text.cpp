@@ -15,8 +15,40 @@ std::string ms(std::chrono::nanoseconds d) {
   return buf;
 }
 
+// "void std::this_thread::sleep_for<long, std::ratio<1l, 1000l> >(std::chrono::...)"
+// reads as "std::this_thread::sleep_for": no return type, template
+// arguments or parameters. The JSON keeps the full name.
+std::string short_name(const std::string& full) {
+  if (full.empty()) return "??";
+  static const std::string call_op = "operator()";
+  std::string out;
+  int angle = 0, paren = 0;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    if (full.compare(i, call_op.size(), call_op) == 0 && angle == 0 && paren == 0) {
+      out += call_op;
+      i += call_op.size() - 1;
+      continue;
+    }
+    const char c = full[i];
+    if (c == '<' && paren == 0 && full.compare(0, 8, "operator") != 0) ++angle;
+    else if (c == '>' && angle > 0 && paren == 0) --angle;
+    else if (c == '(' && angle == 0) ++paren;
+    else if (c == ')' && paren > 0 && angle == 0) --paren;
+    else if (angle == 0 && paren == 0) out += c;
+  }
+  // Drop a leading return type ("void ns::f") and trailing qualifiers.
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  for (const char* q : {" const", " volatile", " &&", " &"}) {
+    const std::string qs(q);
+    if (out.size() > qs.size() && out.compare(out.size() - qs.size(), qs.size(), qs) == 0) out.erase(out.size() - qs.size());
+  }
+  const std::size_t space = out.rfind(' ');
+  if (space != std::string::npos && out.find("{lambda") == std::string::npos) out.erase(0, space + 1);
+  return out.empty() ? full : out;
+}
+
 std::string where(const StackFrame& f) {
-  std::string s = f.function.empty() ? "??" : f.function;
+  std::string s = short_name(f.function);
   if (!f.file.empty()) s += " at " + f.file + ":" + std::to_string(f.line);
   else if (!f.object.empty()) s += " (" + f.object + ")";
   return s;
@@ -42,7 +74,7 @@ void append_frames(std::string& out, const std::vector<StackFrame>& frames, cons
     std::string names;
     while (j < frames.size() && !frames[j].user) {
       if (!names.empty()) names += " < ";
-      names += frames[j].function.empty() ? "??" : frames[j].function;
+      names += short_name(frames[j].function);
       ++j;
     }
     out += "\n  #" + std::to_string(i) + (j - i > 1 ? "-#" + std::to_string(j - 1) : "") + " " + names;
@@ -95,10 +127,10 @@ std::string BlockingReport::text() const {
   }
   if (!test.empty()) out += " in test " + test;
   if (!file.empty()) {
-    out += "\n  at " + file + ":" + std::to_string(line) + " in " + function;
-    if (!user_function.empty() && user_function != function) out += ", called from " + user_function;
+    out += "\n  at " + file + ":" + std::to_string(line) + " in " + short_name(function);
+    if (!user_function.empty() && user_function != function) out += ", called from " + short_name(user_function);
   } else if (!function.empty()) {
-    out += "\n  in " + function + " (no frame of your code with debug information)";
+    out += "\n  in " + short_name(function) + " (no frame of your code with debug information)";
   }
   if (samples.empty()) {
     out += "\n  (no stack: the sampling signal could not be delivered)";

@@ -101,6 +101,11 @@ std::vector<StackFrame> frames_of(std::uintptr_t pc) {
   std::vector<StackFrame> out;
   Collect c{&out};
   if (backtrace_state* s = state()) backtrace_pcinfo(s, pc, on_pcinfo, on_error, &c);
+  // A function split by the optimizer (f.part.0) shows up as f inlined into
+  // f: keep the innermost level, whose line is the precise one.
+  for (std::size_t i = 1; i < out.size();) {
+    if (out[i].function == out[i - 1].function) out.erase(out.begin() + static_cast<std::ptrdiff_t>(i)); else ++i;
+  }
   for (std::size_t i = 0; i + 1 < out.size(); ++i) out[i].inlined = true;
   if (out.empty() || out.back().function.empty()) {
     std::string name;
