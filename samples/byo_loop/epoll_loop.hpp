@@ -1,0 +1,27 @@
+// Bring your own loop: a plain epoll loop, not unclog's hub, whose every
+// callback dispatch is one watched step (unclog::StepGuard).
+#pragma once
+#include <functional>
+#include <map>
+
+namespace byo {
+
+class EpollLoop {
+ public:
+  EpollLoop();
+  ~EpollLoop();
+  EpollLoop(const EpollLoop&) = delete;
+  EpollLoop& operator=(const EpollLoop&) = delete;
+
+  // Calls `on_readable` each time `fd` is readable, until remove(fd).
+  void add(int fd, std::function<void(int)> on_readable);
+  void remove(int fd);
+  // Dispatches ready callbacks until no fd is registered.
+  void run();
+
+ private:
+  int epfd_;
+  std::map<int, std::function<void(int)>> handlers_;
+};
+
+}  // namespace byo
