@@ -42,6 +42,7 @@ struct StackFrame {
 
 struct StackSample {
   std::chrono::nanoseconds offset{0};  // since the step was first seen running
+  std::chrono::steady_clock::time_point captured_at;  // when the signal landed
   std::vector<StackFrame> frames;      // innermost first
 };
 

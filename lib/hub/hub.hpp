@@ -62,6 +62,7 @@ class Hub {
   void resume_from_loop(Fiber* f);
   [[noreturn]] void finish(Fiber* f);  // after a fiber's task has returned
   void wake_timer(Fiber* f) noexcept;
+  void report_later(std::uint64_t step, Fiber* f) noexcept;
   [[noreturn]] void fail_deadlock();
 
   RunQueue ready_;
@@ -76,6 +77,7 @@ class Hub {
   std::size_t pass_left_ = 0;          // steps left in the current pass
   std::uint64_t spawned_ = 0;
   std::uint64_t pending_report_ = 0;   // step to report, 0 if none
+  Fiber* pending_fiber_ = nullptr;     // ... and the fiber that ran it
   watch::StepSlot* slot_ = nullptr;    // null when detection is off
   std::vector<std::exception_ptr> detached_errors_;
   std::vector<std::string> detached_error_names_;

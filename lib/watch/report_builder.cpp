@@ -17,7 +17,7 @@ StallKind classify(std::int64_t wall, std::int64_t on_cpu, std::int64_t runqueue
   return on_cpu > off_cpu ? StallKind::cpu : StallKind::blocked;
 }
 
-BlockingReport build_report(const StepSlot& slot, const SchedStat& end, bool hang) {
+BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const char* label, bool hang) {
   using std::chrono::nanoseconds;
   BlockingReport r;
   const SchedStat& base = slot.base;
@@ -34,13 +34,13 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, bool han
   r.kind = classify(wall, on, wait, slot.resolution_ns, stats);
   r.hang = hang;
   r.thread = slot.tid;
-  const char* label = slot.label.load(std::memory_order_relaxed);
   r.fiber = label ? label : "";
   const int n = std::min<int>(slot.nsamples.load(std::memory_order_acquire), kMaxSamples);
   for (int i = 0; i < n; ++i) {
     const Sample& s = slot.samples[i];
     StackSample out;
     out.offset = nanoseconds(s.at_ns - base.wall_ns);
+    out.captured_at = std::chrono::steady_clock::time_point(nanoseconds(s.at_ns));  // both CLOCK_MONOTONIC
     out.frames = symbolize(s.frames, s.nframes);
     r.samples.push_back(std::move(out));
   }

@@ -8,7 +8,7 @@
 
 namespace unclog::watch {
 
-BlockingReport build_report(const StepSlot& slot, const SchedStat& end, bool hang);
+BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const char* label, bool hang);
 
 // blocked / cpu / preempted from the step's time split.
 StallKind classify(std::int64_t wall_ns, std::int64_t on_cpu_ns, std::int64_t runqueue_ns,

@@ -51,10 +51,10 @@ StepSlot* slot_for_new_hub() {
   return &s;
 }
 
-void finish_step(StepSlot& slot, std::uint64_t) {
+void finish_step(StepSlot& slot, std::uint64_t, const char* label) {
   std::atomic_thread_fence(std::memory_order_acquire);
   const SchedStat end = read_schedstat(slot.schedstat_fd);
-  BlockingReport report = build_report(slot, end, /*hang=*/false);
+  BlockingReport report = build_report(slot, end, label, /*hang=*/false);
   slot.nsamples.store(0, std::memory_order_relaxed);
   if (report.kind == StallKind::preempted && !config().report_preempted.load()) return;
   dispatch(report);
@@ -69,7 +69,9 @@ StepGuard::StepGuard(const char* label) noexcept {
   try {
     watch::StepSlot* s = watch::slot_for_new_hub();
     if (!s) return;
-    watch::step_begin(s, label);
+    s->label_of = nullptr;
+    s->label.store(label, std::memory_order_relaxed);
+    watch::step_begin(s);
     slot_ = s;
   } catch (...) {
     // Out of memory or no thread for the watchdog: this step goes unwatched.
@@ -79,7 +81,7 @@ StepGuard::StepGuard(const char* label) noexcept {
 StepGuard::~StepGuard() {
   auto* s = static_cast<watch::StepSlot*>(slot_);
   if (!s) return;
-  if (std::uint64_t step = watch::step_end(s)) watch::finish_step(*s, step);
+  if (std::uint64_t step = watch::step_end(s)) watch::finish_step(*s, step, s->label.load(std::memory_order_relaxed));
 }
 
 AllowBlocking::AllowBlocking(const char* reason) noexcept : previous_reason_(nullptr) {

@@ -1,7 +1,8 @@
 // The per-thread step slot: the only thing a step costs.
 //
-// The owning thread marks each step with two relaxed stores to `seq` (odd
-// while a step runs) and one to `label`; no syscall, lock or allocation. The
+// The owning thread marks each step with relaxed stores to `seq` (odd while
+// a step runs; a direct switch from one step to the next is a single +2),
+// and one load of `target`; no syscall, lock or allocation. The
 // watchdog thread reads `seq` a few times per resolution; when a step has
 // run a full resolution it stores `target` and signals the thread, whose
 // handler appends a frame sample. At step end the owner compares `target`
@@ -38,7 +39,12 @@ struct SchedStat {
 struct StepSlot {
   // --- written by the owning thread ---
   std::atomic<std::uint64_t> seq{0};          // odd while a step runs
-  std::atomic<const char*> label{"step"};     // fiber name of the running step
+  // Name of the running step, for reports: the StepGuard's label, or asked
+  // of the loop (the hub names its running fiber) so that marking a step
+  // stores nothing else. Set when a loop attaches, not per step.
+  std::atomic<const char*> label{"step"};
+  const char* (*label_of)(const void* loop) = nullptr;
+  const void* loop = nullptr;
   std::atomic<int> allow_depth{0};            // open AllowBlocking scopes
   std::atomic<const char*> allow_reason{nullptr};
 
@@ -63,14 +69,18 @@ struct StepSlot {
   std::int64_t resolution_ns = 0;             // resolution of the attached hub
 };
 
-// Slow path of step_end(): builds and dispatches the report. Owner thread.
-void finish_step(StepSlot& slot, std::uint64_t step_seq);
+// Slow path of step_end(): builds and dispatches the report of the step
+// that ran as `label`. Owner thread.
+void finish_step(StepSlot& slot, std::uint64_t step_seq, const char* label);
 
-inline void step_begin(StepSlot* slot, const char* label) noexcept {
-  if (slot) {
-    slot->label.store(label, std::memory_order_relaxed);
-    slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
+// The name the watchdog gives a step it reports itself (hangs).
+inline const char* running_label(const StepSlot& slot) noexcept {
+  if (slot.label_of) return slot.label_of(slot.loop);
+  return slot.label.load(std::memory_order_relaxed);
+}
+
+inline void step_begin(StepSlot* slot) noexcept {
+  if (slot) slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 // Ends the running step. Returns its sequence number when the watchdog
@@ -81,6 +91,20 @@ inline std::uint64_t step_end(StepSlot* slot) noexcept {
   const std::uint64_t s = slot->seq.load(std::memory_order_relaxed);
   slot->seq.store(s + 1, std::memory_order_relaxed);
   if (slot->target.load(std::memory_order_relaxed) == s) [[unlikely]] return s;
+  return 0;
+}
+
+// Ends the running step and begins the next in one store. When the watchdog
+// sampled the ending step, only ends it and returns its sequence (finish it,
+// then step_begin() the next); otherwise returns 0.
+inline std::uint64_t step_switch(StepSlot* slot) noexcept {
+  if (!slot) return 0;
+  const std::uint64_t s = slot->seq.load(std::memory_order_relaxed);
+  if (slot->target.load(std::memory_order_relaxed) == s) [[unlikely]] {
+    slot->seq.store(s + 1, std::memory_order_relaxed);
+    return s;
+  }
+  slot->seq.store(s + 2, std::memory_order_relaxed);
   return 0;
 }
 

@@ -1,0 +1,199 @@
+// Step costs, measured side by side in one process:
+// - yield() round trip between two hub fibers vs a raw Boost.Context
+//   resume round trip;
+// - a yield ping-pong with detection on vs off;
+// - an Eventlet-style per-step alarm (arm and disarm setitimer) per step;
+// - detection latency: first sample time minus step start, over the
+//   resolution, p50 and p99.
+// Prints Google Benchmark's table, then one line per figure:
+//   ratio NAME VALUE target OP LIMIT ok|MISS
+#include <benchmark/benchmark.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <algorithm>
+#include <boost/context/detail/fcontext.hpp>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "unclog/unclog.hpp"
+#include "watch/watch_internal.hpp"
+
+namespace bctx = boost::context::detail;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kRoundTrips = 200000;
+
+// --- raw Boost.Context: main resumes a context that jumps straight back ---
+void raw_entry(bctx::transfer_t t) {
+  for (;;) t = bctx::jump_fcontext(t.fctx, nullptr);
+}
+
+void BM_RawContextRoundTrip(benchmark::State& state) {
+  static char stack[64 * 1024];
+  bctx::fcontext_t ctx = bctx::make_fcontext(stack + sizeof stack, sizeof stack, raw_entry);
+  for (auto _ : state) {
+    for (int i = 0; i < kRoundTrips; ++i) ctx = bctx::jump_fcontext(ctx, nullptr).fctx;
+  }
+  state.SetItemsProcessed(state.iterations() * kRoundTrips);
+}
+BENCHMARK(BM_RawContextRoundTrip)->Unit(benchmark::kMillisecond);
+
+// --- two hub fibers yielding to each other: one round trip = two yields ---
+void ping_pong(int round_trips) {
+  unclog::run([round_trips] {
+    auto other = unclog::spawn([round_trips] {
+      for (int i = 0; i < round_trips; ++i) unclog::yield();
+    });
+    for (int i = 0; i < round_trips; ++i) unclog::yield();
+    other.join();
+  });
+}
+
+void BM_HubYieldRoundTrip(benchmark::State& state) {
+  unclog::hub_blocking_detection(state.range(0) != 0, 50ms);
+  for (auto _ : state) ping_pong(kRoundTrips);
+  unclog::hub_blocking_detection(false);
+  state.SetItemsProcessed(state.iterations() * kRoundTrips);
+}
+BENCHMARK(BM_HubYieldRoundTrip)->Arg(0)->Arg(1)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Repetitions(3);
+
+// --- what detection adds to a step, alone: the marks the hub makes ---
+void BM_UnclogStepMarks(benchmark::State& state) {
+  constexpr int kSteps = 1000000;
+  unclog::hub_blocking_detection(true, 50ms);
+  unclog::watch::StepSlot* slot = unclog::watch::slot_for_new_hub();  // registered, watchdog running
+  unclog::watch::step_begin(slot);
+  for (auto _ : state) {
+    for (int i = 0; i < kSteps; ++i) {
+      benchmark::ClobberMemory();
+      // What the hub does between two fibers: end one step, begin the next.
+      if (std::uint64_t s = unclog::watch::step_switch(slot)) {
+        unclog::watch::finish_step(*slot, s, "bench");
+        unclog::watch::step_begin(slot);
+      }
+    }
+  }
+  if (std::uint64_t s = unclog::watch::step_end(slot)) unclog::watch::finish_step(*slot, s, "bench");
+  unclog::hub_blocking_detection(false);
+  state.SetItemsProcessed(state.iterations() * kSteps);
+}
+BENCHMARK(BM_UnclogStepMarks)->Unit(benchmark::kMillisecond);
+
+// --- Eventlet's way: arm an alarm before each step, disarm it after ---
+void BM_SetitimerPerStep(benchmark::State& state) {
+  constexpr int kSteps = 20000;
+  itimerval arm{{0, 0}, {1, 0}}, disarm{{0, 0}, {0, 0}};
+  for (auto _ : state) {
+    for (int i = 0; i < kSteps; ++i) {
+      setitimer(ITIMER_REAL, &arm, nullptr);
+      benchmark::ClobberMemory();
+      setitimer(ITIMER_REAL, &disarm, nullptr);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kSteps);
+}
+BENCHMARK(BM_SetitimerPerStep)->Unit(benchmark::kMillisecond);
+
+// Keeps each benchmark's nanoseconds per item.
+class Collector : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    // Repetitions: keep the fastest, the run least disturbed by the machine.
+    for (const Run& r : runs) {
+      if (r.run_type != Run::RT_Iteration) continue;
+      auto it = r.counters.find("items_per_second");
+      if (it == r.counters.end() || it->second.value <= 0) continue;
+      const double ns = 1e9 / it->second.value;
+      std::string name = r.run_name.function_name + (r.run_name.args.empty() ? "" : "/" + r.run_name.args);
+      auto [pos, inserted] = per_item_ns.emplace(name, ns);
+      if (!inserted) pos->second = std::min(pos->second, ns);
+    }
+  }
+  std::map<std::string, double> per_item_ns;
+};
+
+void spin_for(std::chrono::nanoseconds d) {
+  auto end = std::chrono::steady_clock::now() + d;
+  volatile unsigned x = 0;
+  while (std::chrono::steady_clock::now() < end) x = x + 1;
+}
+
+// Stalls of three resolutions each; latency = first sample - step start.
+std::vector<double> detection_latencies(std::chrono::milliseconds res, int stalls) {
+  std::vector<double> out;
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> captured;
+  unclog::set_stderr_reports(false);
+  unclog::hub_blocking_detection(true, res);
+  int id = unclog::add_report_sink([&](const unclog::BlockingReport& r) {
+    std::lock_guard lk(mu);
+    if (!r.samples.empty()) captured.push_back(r.samples.front().captured_at);
+  });
+  unclog::run([&] {
+    for (int i = 0; i < stalls; ++i) {
+      unclog::sleep_for(res / 3);  // desynchronise from the watchdog's ticks
+      const auto start = std::chrono::steady_clock::now();
+      std::size_t before;
+      {
+        std::lock_guard lk(mu);
+        before = captured.size();
+      }
+      spin_for(3 * res);
+      unclog::yield();  // the step ends; its report is raised now
+      std::lock_guard lk(mu);
+      if (captured.size() > before) {
+        out.push_back(std::chrono::duration<double>(captured.back() - start) /
+                      std::chrono::duration<double>(res));
+      }
+    }
+  });
+  unclog::remove_report_sink(id);
+  unclog::hub_blocking_detection(false);
+  unclog::set_stderr_reports(true);
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+void ratio(const char* name, double value, const char* op, double limit) {
+  const bool ok = std::string(op) == "<=" ? value <= limit : value >= limit;
+  std::printf("ratio %s %.3f target %s %g %s\n", name, value, op, limit, ok ? "ok" : "MISS");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  Collector collector;
+  benchmark::RunSpecifiedBenchmarks(&collector);
+  auto& ns = collector.per_item_ns;
+  const double raw = ns["BM_RawContextRoundTrip"];
+  const double off = ns["BM_HubYieldRoundTrip/0"];
+  const double on = ns["BM_HubYieldRoundTrip/1"];
+  const double itimer = ns["BM_SetitimerPerStep"];
+  const double marks = ns["BM_UnclogStepMarks"];
+  std::printf("\nper item: raw context round trip %.1f ns, hub yield round trip %.1f ns (detection off) / %.1f ns (on), "
+              "detection marks per step %.2f ns, setitimer arm+disarm per step %.1f ns\n",
+              raw, off, on, marks, itimer);
+  if (raw > 0 && off > 0) ratio("switch_hub_vs_raw_context", off / raw, "<=", 1.5);
+  if (off > 0 && on > 0) ratio("step_detection_on_vs_off", on / off, "<=", 1.02);
+  // What each detector adds to one step: our two marks vs Eventlet's alarm.
+  if (itimer > 0 && marks > 0) ratio("setitimer_step_vs_unclog_step", itimer / marks, ">=", 100);
+
+  auto lat = detection_latencies(20ms, 40);
+  std::printf("detection latency over %zu stalls (resolution 20 ms): p50 %.3f, p99 %.3f resolutions\n", lat.size(),
+              percentile(lat, 0.5), percentile(lat, 0.99));
+  ratio("detect_latency_p99_over_resolution", percentile(lat, 0.99), "<=", 1.25);
+  return 0;
+}
