@@ -19,6 +19,7 @@ enum class FiberState : std::uint8_t { ready, running, parked, done };
 struct Fiber {
   fiber::Context ctx = nullptr;
   fiber::Stack stack;
+  fiber::Target target;          // what a switch to this fiber tells sanitizers
   std::unique_ptr<Task> owned_task;  // null for the root, whose task lives in run()
   Task* task = nullptr;
   Hub* hub = nullptr;

@@ -32,6 +32,7 @@ std::int64_t monotonic_ns() noexcept {
 
 void release_fiber(Fiber* f) noexcept {
   if (--f->refs == 0) {
+    fiber::tsan_destroy_fiber(f->target.tsan_fiber);
     if (f->stack) fiber::StackPool::local().release(f->stack);
     delete f;
   }
@@ -41,11 +42,14 @@ Hub* Hub::current() noexcept { return t_hub; }
 
 Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub()) {
   if (slot_) {
-    slot_->loop = this;
-    slot_->label_of = [](const void* hub) -> const char* {
-      const Fiber* f = static_cast<const Hub*>(hub)->running_;
-      return f ? f->name.c_str() : "hub";
-    };
+    slot_->loop.store(this, std::memory_order_release);
+    slot_->label_of.store(
+        [](const void* hub) -> const char* {
+          // Called by the watchdog only while this hub's step is stuck.
+          const Fiber* f = static_cast<const Hub*>(hub)->running_;
+          return f ? f->name.c_str() : "hub";
+        },
+        std::memory_order_release);
   }
 }
 
@@ -69,6 +73,7 @@ Fiber* Hub::make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptio
     throw;
   }
   f->ctx = fiber::make_context(f->stack, &Hub::fiber_entry);
+  f->target = fiber::target_of(f->stack, fiber::tsan_create_fiber());
   f->owned_task = std::move(owned);
   f->task = task;
   f->hub = this;
@@ -92,6 +97,7 @@ Fiber* Hub::spawn(std::unique_ptr<Task> task, const SpawnOptions& options) {
 void Hub::run(Task& root, const SpawnOptions& options) {
   if (t_hub) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
   t_hub = this;
+  loop_target_ = fiber::thread_stack_target();
   struct Reset {
     ~Reset() { t_hub = nullptr; }
   } reset;
@@ -129,6 +135,7 @@ void Hub::run(Task& root, const SpawnOptions& options) {
 }
 
 void Hub::fiber_entry(fiber::Transfer t) {
+  fiber::on_first_entry();
   store_prev(t);
   Hub* hub = t_hub;
   Fiber* f = hub->running_;
@@ -158,7 +165,7 @@ void Hub::finish(Fiber* f) {
   finished_.push_back(f);
   if (std::uint64_t s = watch::step_end(slot_)) report_later(s, f);
   running_ = nullptr;
-  fiber::jump(loop_ctx_, nullptr);
+  fiber::jump(loop_ctx_, nullptr, loop_target_, /*exiting=*/true);
   __builtin_unreachable();
 }
 
@@ -221,7 +228,7 @@ void Hub::resume_from_loop(Fiber* f) {
   running_ = f;
   f->state = FiberState::running;
   watch::step_begin(slot_);
-  store_prev(fiber::jump(f->ctx, &loop_ctx_));
+  store_prev(fiber::jump(f->ctx, &loop_ctx_, f->target));
 }
 
 void Hub::switch_out() {
@@ -238,14 +245,14 @@ void Hub::switch_out() {
       --pass_left_;
       running_ = next;
       next->state = FiberState::running;
-      if (next != self) store_prev(fiber::jump(next->ctx, &self->ctx));
+      if (next != self) store_prev(fiber::jump(next->ctx, &self->ctx, next->target));
       return;
     }
   } else if (std::uint64_t s = watch::step_end(slot_)) {
     report_later(s, self);
   }
   running_ = nullptr;
-  store_prev(fiber::jump(loop_ctx_, &self->ctx));
+  store_prev(fiber::jump(loop_ctx_, &self->ctx, loop_target_));
 }
 
 void Hub::yield() {

@@ -69,6 +69,7 @@ class Hub {
   TimerHeap timers_;
   std::unique_ptr<io::Backend> backend_;
   fiber::Context loop_ctx_ = nullptr;
+  fiber::Target loop_target_;          // the thread's own stack
   Fiber* running_ = nullptr;
   Fiber* all_head_ = nullptr;          // fibers not yet done
   std::vector<Fiber*> finished_;       // done fibers whose stacks await release

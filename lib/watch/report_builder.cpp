@@ -29,9 +29,9 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   r.on_cpu = nanoseconds(on);
   r.runqueue = nanoseconds(wait);
   r.off_cpu = nanoseconds(stats ? std::max<std::int64_t>(0, wall - on - wait) : wall);
-  r.resolution = nanoseconds(slot.resolution_ns);
+  r.resolution = nanoseconds(slot.resolution_ns.load(std::memory_order_relaxed));
   r.sched_stats = stats;
-  r.kind = classify(wall, on, wait, slot.resolution_ns, stats);
+  r.kind = classify(wall, on, wait, slot.resolution_ns.load(std::memory_order_relaxed), stats);
   r.hang = hang;
   r.thread = slot.tid;
   r.fiber = label ? label : "";

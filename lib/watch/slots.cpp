@@ -31,7 +31,7 @@ StepSlot& thread_slot() {
     auto* s = new StepSlot;
     s->tid = static_cast<pid_t>(syscall(SYS_gettid));
     s->schedstat_fd = open_schedstat(s->tid);
-    s->resolution_ns = config().resolution_ns.load();
+    s->resolution_ns.store(config().resolution_ns.load(), std::memory_order_relaxed);
     install_sampler();
     bind_sampler(s);
     register_slot(s);
@@ -46,13 +46,13 @@ StepSlot* slot_for_new_hub() {
   // Inside a step already (a hub run from a StepGuard'ed callback): the
   // enclosing step covers this hub's work.
   if (s.seq.load(std::memory_order_relaxed) & 1) return nullptr;
-  s.resolution_ns = config().resolution_ns.load();
+  s.resolution_ns.store(config().resolution_ns.load(), std::memory_order_relaxed);
   ensure_watchdog();
   return &s;
 }
 
 void finish_step(StepSlot& slot, std::uint64_t, const char* label) {
-  std::atomic_thread_fence(std::memory_order_acquire);
+  (void)slot.target.load(std::memory_order_acquire);  // pairs with the watchdog's release: `base` is ready
   const SchedStat end = read_schedstat(slot.schedstat_fd);
   BlockingReport report = build_report(slot, end, label, /*hang=*/false);
   slot.nsamples.store(0, std::memory_order_relaxed);
@@ -69,7 +69,7 @@ StepGuard::StepGuard(const char* label) noexcept {
   try {
     watch::StepSlot* s = watch::slot_for_new_hub();
     if (!s) return;
-    s->label_of = nullptr;
+    s->label_of.store(nullptr, std::memory_order_relaxed);
     s->label.store(label, std::memory_order_relaxed);
     watch::step_begin(s);
     slot_ = s;

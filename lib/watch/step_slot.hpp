@@ -1,8 +1,10 @@
 // The per-thread step slot: the only thing a step costs.
 //
-// The owning thread marks each step with relaxed stores to `seq` (odd while
-// a step runs; a direct switch from one step to the next is a single +2),
-// and one load of `target`; no syscall, lock or allocation. The
+// The owning thread marks each step with release stores to `seq` (odd while
+// a step runs; a direct switch from one step to the next is a single +2;
+// release is a plain mov on x86 and orders the owner's reads of `base`
+// before the watchdog's next write of it), and one load of `target`; no
+// syscall, lock or allocation. The
 // watchdog thread reads `seq` a few times per resolution; when a step has
 // run a full resolution it stores `target` and signals the thread, whose
 // handler appends a frame sample. At step end the owner compares `target`
@@ -42,9 +44,11 @@ struct StepSlot {
   // Name of the running step, for reports: the StepGuard's label, or asked
   // of the loop (the hub names its running fiber) so that marking a step
   // stores nothing else. Set when a loop attaches, not per step.
+  using LabelOf = const char* (*)(const void* loop);
   std::atomic<const char*> label{"step"};
-  const char* (*label_of)(const void* loop) = nullptr;
-  const void* loop = nullptr;
+  std::atomic<LabelOf> label_of{nullptr};
+  std::atomic<const void*> loop{nullptr};
+  std::atomic<std::int64_t> resolution_ns{0}; // of the loop attached last
   std::atomic<int> allow_depth{0};            // open AllowBlocking scopes
   std::atomic<const char*> allow_reason{nullptr};
 
@@ -66,7 +70,6 @@ struct StepSlot {
   std::int64_t next_sample_ns = 0;
   std::int64_t sample_interval_ns = 0;
   bool hang_handled = false;
-  std::int64_t resolution_ns = 0;             // resolution of the attached hub
 };
 
 // Slow path of step_end(): builds and dispatches the report of the step
@@ -75,12 +78,12 @@ void finish_step(StepSlot& slot, std::uint64_t step_seq, const char* label);
 
 // The name the watchdog gives a step it reports itself (hangs).
 inline const char* running_label(const StepSlot& slot) noexcept {
-  if (slot.label_of) return slot.label_of(slot.loop);
+  if (auto f = slot.label_of.load(std::memory_order_acquire)) return f(slot.loop.load(std::memory_order_acquire));
   return slot.label.load(std::memory_order_relaxed);
 }
 
 inline void step_begin(StepSlot* slot) noexcept {
-  if (slot) slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (slot) slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
 // Ends the running step. Returns its sequence number when the watchdog
@@ -89,7 +92,7 @@ inline void step_begin(StepSlot* slot) noexcept {
 inline std::uint64_t step_end(StepSlot* slot) noexcept {
   if (!slot) return 0;
   const std::uint64_t s = slot->seq.load(std::memory_order_relaxed);
-  slot->seq.store(s + 1, std::memory_order_relaxed);
+  slot->seq.store(s + 1, std::memory_order_release);
   if (slot->target.load(std::memory_order_relaxed) == s) [[unlikely]] return s;
   return 0;
 }
@@ -101,10 +104,10 @@ inline std::uint64_t step_switch(StepSlot* slot) noexcept {
   if (!slot) return 0;
   const std::uint64_t s = slot->seq.load(std::memory_order_relaxed);
   if (slot->target.load(std::memory_order_relaxed) == s) [[unlikely]] {
-    slot->seq.store(s + 1, std::memory_order_relaxed);
+    slot->seq.store(s + 1, std::memory_order_release);
     return s;
   }
-  slot->seq.store(s + 2, std::memory_order_relaxed);
+  slot->seq.store(s + 2, std::memory_order_release);
   return 0;
 }
 

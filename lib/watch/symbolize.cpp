@@ -39,7 +39,8 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 // inlined from our headers or the system's.
 bool is_system_object(std::string_view object) {
   for (std::string_view lib : {"libc.so", "libm.so", "ld-linux", "libstdc++", "libgcc_s", "libpthread", "libdl.",
-                               "librt.", "libboost_", "libgtest", "libgmock", "libunclog", "liburing"}) {
+                               "librt.", "libboost_", "libgtest", "libgmock", "libunclog", "liburing", "libasan", "libubsan",
+                               "libtsan", "liblsan"}) {
     if (starts_with(object, lib)) return true;
   }
   return false;
@@ -59,6 +60,7 @@ bool is_user(const StackFrame& f, std::string_view object) {
 // glibc's internal aliases (__GI___nanosleep, ___pthread_mutex_lock) read
 // better under their public names.
 std::string public_name(std::string name, std::string_view object) {
+  if (starts_with(name, "__interceptor_")) name.erase(0, 14);  // sanitizer builds
   if (!starts_with(object, "libc.so")) return name;
   if (starts_with(name, "__GI_")) name.erase(0, 5);
   std::size_t i = 0;

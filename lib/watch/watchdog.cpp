@@ -51,7 +51,7 @@ void send_sample_signal(const StepSlot& s) {
 std::int64_t tick_ns(const std::vector<StepSlot*>& slots) {
   std::int64_t res = config().resolution_ns.load();
   for (StepSlot* s : slots) {
-    if (s->seq.load(std::memory_order_relaxed) & 1) res = std::min<std::int64_t>(res, s->resolution_ns);
+    if (s->seq.load(std::memory_order_relaxed) & 1) res = std::min<std::int64_t>(res, s->resolution_ns.load(std::memory_order_relaxed));
   }
   return std::clamp<std::int64_t>(res / 20, 200000, 50000000);
 }
@@ -60,7 +60,7 @@ void target(StepSlot& s, std::uint64_t seq, std::int64_t now) {
   s.base = s.seen;
   s.nsamples.store(0, std::memory_order_relaxed);
   s.target.store(seq, std::memory_order_release);
-  s.sample_interval_ns = s.resolution_ns;
+  s.sample_interval_ns = s.resolution_ns.load(std::memory_order_relaxed);
   s.next_sample_ns = now + s.sample_interval_ns;
   send_sample_signal(s);
 }
@@ -85,14 +85,15 @@ StepSlot* scan(const std::vector<StepSlot*>& slots) {
       continue;
     }
     const std::int64_t elapsed = now - s.seen.wall_ns;
+    const std::int64_t resolution = s.resolution_ns.load(std::memory_order_relaxed);
     const bool hung = hang > 0 && elapsed >= hang && !s.hang_handled;
     if (s.target.load(std::memory_order_relaxed) != seq) {
       bool due = false;
-      if (elapsed >= s.resolution_ns && s.allow_depth.load(std::memory_order_relaxed) == 0) {
+      if (elapsed >= resolution && s.allow_depth.load(std::memory_order_relaxed) == 0) {
         // Time spent waiting for a CPU is the machine's fault, not the code's.
         SchedStat cur = read_schedstat(s.schedstat_fd);
         std::int64_t waited = cur.valid && s.seen.valid ? cur.wait_ns - s.seen.wait_ns : 0;
-        due = report_preempted || elapsed - waited >= s.resolution_ns;
+        due = report_preempted || elapsed - waited >= resolution;
       }
       if (due || hung) target(s, seq, now);
     } else if (now >= s.next_sample_ns && s.nsamples.load(std::memory_order_relaxed) < kMaxSamples - 1) {

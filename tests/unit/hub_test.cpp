@@ -120,6 +120,9 @@ TEST(Hub, SleepNeverEndsEarly) {
 }
 
 TEST(Hub, TenThousandSleepersFinishTogether) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer tracks at most 8128 threads and fibers";
+#endif
   const auto t0 = Clock::now();
   int done = 0;
   unclog::set_default_stack_size(32 * 1024);
@@ -148,11 +151,9 @@ TEST(Hub, FibersCarryNames) {
 
 TEST(Hub, DeadlockIsAnErrorNotAHang) {
   try {
-    unclog::run([] {
-      auto a = unclog::spawn({.name = "stuck"}, [] {});
-      // Join ourselves through a fiber that joins the root: impossible to finish.
-      unclog::detail::park();
-    });
+    // The root parks with nothing that could ever wake it. (Objects on a
+    // deadlocked fiber's stack are not unwound, so this one holds none.)
+    unclog::run([] { unclog::detail::park(); });
     FAIL() << "expected a deadlock error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("deadlock"), std::string::npos) << e.what();
