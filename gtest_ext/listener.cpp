@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "flags.hpp"
+#include "io/backend.hpp"
 #include "routing.hpp"
 #include "unclog/gtest.hpp"
 
@@ -96,6 +97,7 @@ void init(int* argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + *argc);
   Flags flags;
   std::string err = parse_flags(args, [](const char* n) -> const char* { return std::getenv(n); }, flags);
+  if (err.empty()) err = io::backend_env_error();
   if (!err.empty()) {
     std::fprintf(stderr, "%s\n", err.c_str());
     std::exit(2);

@@ -277,7 +277,7 @@ bool Hub::park_until(std::int64_t deadline_ns) {
   Fiber* self = running_;
   if (self->cancel_requested) return false;
   self->timer_fired = false;
-  timers_.add(deadline_ns, self);
+  if (deadline_ns >= 0) timers_.add(deadline_ns, self);
   self->cancellable = true;
   park();
   self->cancellable = false;

@@ -43,8 +43,8 @@ class Hub {
   void yield();
   void park();                        // the running fiber waits for unpark()
   void unpark(Fiber* f) noexcept;     // no-op unless f is parked
-  // Parks the running fiber until `deadline_ns`, an unpark(), or cancel.
-  // Returns true when the deadline passed.
+  // Parks the running fiber until `deadline_ns` (-1: none), an unpark(), or
+  // cancel. Returns true when the deadline passed.
   bool park_until(std::int64_t deadline_ns);
 
   void join(Fiber* f);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace unclog::detail {
 class Hub;
@@ -48,8 +49,16 @@ class Backend {
   virtual void wait(std::int64_t timeout_ns) = 0;
 };
 
-// The backend for a new hub. Throws std::system_error with one clear line
-// when the kernel refuses io_uring.
+// The backend for a new hub, as UNCLOG_BACKEND says: "io_uring", "epoll",
+// or unset/empty for io_uring with a fallback to epoll (one notice line on
+// stderr, once per process) when the kernel refuses it. Throws
+// std::invalid_argument for another value, std::system_error when the
+// backend asked for cannot be set up.
 std::unique_ptr<Backend> make_backend(detail::Hub& hub);
+std::unique_ptr<Backend> make_uring_backend(detail::Hub& hub);
+std::unique_ptr<Backend> make_epoll_backend(detail::Hub& hub);
+
+// "" when UNCLOG_BACKEND is unset or valid, else the error message.
+std::string backend_env_error();
 
 }  // namespace unclog::io

@@ -115,8 +115,8 @@ class UringBackend final : public Backend {
       }
       throw std::system_error(err, std::generic_category(),
                               "unclog: io_uring setup failed: " + why +
-                                  "; allow io_uring (e.g. sysctl kernel.io_uring_disabled=0, or a seccomp "
-                                  "profile that permits io_uring_setup)");
+                                  "; allow io_uring (sysctl kernel.io_uring_disabled=0, or a seccomp profile that "
+                                  "permits io_uring_setup), or set UNCLOG_BACKEND=epoll");
     }
   }
 
@@ -166,6 +166,6 @@ class UringBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_backend(detail::Hub& hub) { return std::make_unique<UringBackend>(hub); }
+std::unique_ptr<Backend> make_uring_backend(detail::Hub& hub) { return std::make_unique<UringBackend>(hub); }
 
 }  // namespace unclog::io

@@ -29,7 +29,7 @@ MARK = marks()
 
 
 def run(args, env_extra=None, timeout=60):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNCLOG_", "GTEST_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNCLOG_", "GTEST_")) or k == "UNCLOG_BACKEND"}
     env.update(env_extra or {})
     t0 = time.monotonic()
     p = subprocess.run([EXE] + args, capture_output=True, text=True, env=env, timeout=timeout)
@@ -85,6 +85,8 @@ with tempfile.TemporaryDirectory() as tmp:
           f"rc={rc} {err}")
     rc, out, err, _ = run([], {"UNCLOG_HANG_TIMEOUT": "-3s"})
     check("malformed env: exit 2 naming the variable", rc == 2 and "UNCLOG_HANG_TIMEOUT" in err, f"rc={rc} {err}")
+    rc, out, err, _ = run([], {"UNCLOG_BACKEND": "bogus"})
+    check("UNCLOG_BACKEND=bogus: exit 2 naming it", rc == 2 and "UNCLOG_BACKEND='bogus'" in err, f"rc={rc} {err}")
     rc, out, err, _ = run(["--unclog_bogus=1"])
     check("unknown --unclog_ flag: exit 2 naming it", rc == 2 and "--unclog_bogus" in err, f"rc={rc} {err}")
     rc, out, err, _ = run(["--help"])

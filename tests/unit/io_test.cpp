@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <stdexcept>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -49,8 +51,23 @@ int listen_loopback(sockaddr_in& addr) {
 
 }  // namespace
 
-TEST(GreenIo, BackendIsIoUring) {
-  unclog::run([] { EXPECT_STREQ(unclog::io::backend_name(), "io_uring"); });
+TEST(GreenIo, BackendIsTheOneAskedFor) {
+  const char* env = std::getenv("UNCLOG_BACKEND");
+  const std::string want = env && *env ? env : "io_uring";
+  unclog::run([&] { EXPECT_EQ(unclog::io::backend_name(), want); });
+}
+
+TEST(GreenIo, BogusBackendIsAClearError) {
+  const char* old = std::getenv("UNCLOG_BACKEND");
+  std::string saved = old ? old : "";
+  setenv("UNCLOG_BACKEND", "bogus", 1);
+  try {
+    unclog::run([] {});
+    ADD_FAILURE() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("UNCLOG_BACKEND='bogus'"), std::string::npos) << e.what();
+  }
+  if (old) setenv("UNCLOG_BACKEND", saved.c_str(), 1); else unsetenv("UNCLOG_BACKEND");
 }
 
 TEST(GreenIo, PipeReadSuspendsOnlyTheReader) {
