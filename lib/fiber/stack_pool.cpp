@@ -3,7 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <string>
 #include <system_error>
 
@@ -25,6 +27,25 @@ std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to *
 
 void unmap(const Stack& s) { munmap(s.base, s.mapped); }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+// A guard page below the stack. Linux 6.13+ installs one without a mapping
+// of its own (MADV_GUARD_INSTALL), so stacks cost no vm.max_map_count
+// entries; older kernels get an mprotect'ed page. Returns false when the
+// mapping limit is reached; throws on other failures.
+bool install_guard(void* p, std::size_t guard) {
+  static std::atomic<bool> madvise_works{true};
+  if (madvise_works.load(std::memory_order_relaxed)) {
+    if (madvise(p, guard, MADV_GUARD_INSTALL) == 0) return true;
+    madvise_works.store(false, std::memory_order_relaxed);  // EINVAL: an older kernel
+  }
+  if (mprotect(p, guard, PROT_NONE) == 0) return true;
+  if (errno == ENOMEM) return false;
+  throw std::system_error(errno, std::generic_category(), "unclog: cannot protect a fiber stack guard page");
+}
+
 }  // namespace
 
 StackPool::~StackPool() {
@@ -33,8 +54,9 @@ StackPool::~StackPool() {
 
 Stack StackPool::acquire(std::size_t usable_bytes) {
   const std::size_t usable = round_up(usable_bytes ? usable_bytes : default_stack_size(), page_size());
+  const std::size_t guard = page_size();
   for (auto it = free_.rbegin(); it != free_.rend(); ++it) {
-    if (it->usable == usable) {
+    if (it->mapped == usable + guard) {
       Stack s = *it;
       free_.erase(std::next(it).base());
 #if defined(__SANITIZE_ADDRESS__)
@@ -45,7 +67,6 @@ Stack StackPool::acquire(std::size_t usable_bytes) {
       return s;
     }
   }
-  const std::size_t guard = page_size();
   Stack s;
   s.mapped = usable + guard;
   s.usable = usable;
@@ -57,12 +78,26 @@ Stack StackPool::acquire(std::size_t usable_bytes) {
                             "unclog: cannot map a " + std::to_string(usable / 1024) +
                                 " KiB fiber stack (vm.max_map_count or memory limit?)");
   }
-  if (mprotect(p, guard, PROT_NONE) != 0) {
-    const int err = errno;
-    munmap(p, s.mapped);
-    throw std::system_error(err, std::generic_category(), "unclog: cannot protect a fiber stack guard page");
-  }
   s.base = p;
+  bool guarded;
+  try {
+    guarded = install_guard(p, guard);
+  } catch (...) {
+    munmap(p, s.mapped);
+    throw;
+  }
+  if (!guarded) {
+    // Only ENOMEM gets here: vm.max_map_count is reached, and each
+    // mprotect'ed guard page costs a mapping (about 32,000 guarded stacks
+    // with the default limit on kernels without MADV_GUARD_INSTALL).
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true)) {
+      std::fprintf(stderr,
+                   "unclog: vm.max_map_count reached: further fiber stacks have no guard page, so an overflow "
+                   "there is not caught (raise vm.max_map_count to keep them)\n");
+    }
+    s.usable = s.mapped;  // the would-be guard page is part of the stack
+  }
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "overflow.hpp"
 #include "unclog/hub.hpp"
 #include "watch/watch_internal.hpp"
 
@@ -39,6 +40,8 @@ void release_fiber(Fiber* f) noexcept {
 }
 
 Hub* Hub::current() noexcept { return t_hub; }
+
+Fiber* running_fiber_for_signal() noexcept { return t_hub ? t_hub->running() : nullptr; }
 
 Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub()) {
   if (slot_) {
@@ -96,6 +99,7 @@ Fiber* Hub::spawn(std::unique_ptr<Task> task, const SpawnOptions& options) {
 
 void Hub::run(Task& root, const SpawnOptions& options) {
   if (t_hub) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
+  install_overflow_handler();
   t_hub = this;
   loop_target_ = fiber::thread_stack_target();
   struct Reset {

@@ -40,6 +40,8 @@ StepSlot& thread_slot() {
   return *t_owner.slot;
 }
 
+StepSlot* existing_thread_slot() noexcept { return t_owner.slot; }
+
 StepSlot* slot_for_new_hub() {
   if (!config().enabled.load(std::memory_order_relaxed)) return nullptr;
   StepSlot& s = thread_slot();

@@ -11,6 +11,8 @@ namespace unclog::watch {
 
 // The calling thread's slot, created and registered on first use.
 StepSlot& thread_slot();
+// The calling thread's slot if it has one (after fork: the only live one).
+StepSlot* existing_thread_slot() noexcept;
 // The slot a hub created now on this thread should mark steps in, or
 // nullptr when detection is off. Starts the watchdog.
 StepSlot* slot_for_new_hub();

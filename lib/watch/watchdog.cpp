@@ -18,6 +18,7 @@
 #include "sampler.hpp"
 #include "schedstat.hpp"
 #include "sinks.hpp"
+#include "watch_internal.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -151,12 +152,17 @@ void after_fork_child() {
   r.thread = std::thread();
   r.running = false;
   r.stop = false;
-  const pid_t me = static_cast<pid_t>(syscall(SYS_gettid));
-  std::erase_if(r.slots, [me](StepSlot* s) { return s->tid != me; });
-  for (StepSlot* s : r.slots) {
-    s->tid = me;
-    s->seen_seq = 0;
-    s->target.store(0);
+  // Only the forking thread lives on; its slot gets the child's tid and
+  // the child's schedstat (the old fd reads the parent's thread).
+  StepSlot* mine = existing_thread_slot();
+  r.slots.clear();
+  if (mine) {
+    mine->tid = static_cast<pid_t>(syscall(SYS_gettid));
+    if (mine->schedstat_fd >= 0) ::close(mine->schedstat_fd);
+    mine->schedstat_fd = open_schedstat(mine->tid);
+    mine->seen_seq = 0;
+    mine->target.store(0);
+    r.slots.push_back(mine);
   }
 }
 

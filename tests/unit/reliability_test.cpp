@@ -1,0 +1,194 @@
+// The harness must never be the flaky or crashing part of a test suite:
+// stack overflows, users' signals, fork(), samples landing in awkward places.
+#include <signal.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <stdexcept>
+#include <vector>
+
+#include "unclog/unclog.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+class Reports {
+ public:
+  Reports() {
+    unclog::set_stderr_reports(false);
+    unclog::hub_blocking_detection(true, 50ms);
+    id_ = unclog::add_report_sink([this](const unclog::BlockingReport& r) {
+      std::lock_guard lk(mu_);
+      kinds_.push_back(r.kind);
+    });
+  }
+  ~Reports() {
+    unclog::remove_report_sink(id_);
+    unclog::hub_blocking_detection(false);
+    unclog::set_stderr_reports(true);
+  }
+  std::size_t count() {
+    std::lock_guard lk(mu_);
+    return kinds_.size();
+  }
+
+ private:
+  int id_;
+  std::mutex mu_;
+  std::vector<unclog::StallKind> kinds_;
+};
+
+int recurse(int depth) {
+  volatile char pad[1024];
+  pad[0] = static_cast<char>(depth);
+  return depth > 1000000 ? pad[0] : recurse(depth + 1) + pad[0];
+}
+
+std::atomic<int> g_alarms{0};
+void on_alarm(int) { g_alarms.fetch_add(1); }
+
+}  // namespace
+
+TEST(ReliabilityDeathTest, StackOverflowIsReportedByName) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(unclog::run([] {
+                 unclog::spawn({.name = "deep", .stack_size = 64 * 1024}, [] { return recurse(0); }).join();
+               }),
+               "unclog: fiber \"deep\" overflowed its 64 KiB stack");
+}
+
+TEST(Reliability, UsersSignalHandlersAndTimersKeepWorking) {
+  Reports reports;
+  struct sigaction sa {}, old{};
+  sa.sa_handler = on_alarm;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(SIGALRM, &sa, &old), 0);
+  g_alarms = 0;
+  unclog::run([] {
+    itimerval every_10ms{{0, 10000}, {0, 10000}};
+    setitimer(ITIMER_REAL, &every_10ms, nullptr);
+    unclog::sleep_for(100ms);  // green: the timer's signals interrupt the hub's wait
+    // A CPU hog (a sleep would be cut short by the user's own alarms): our
+    // sampling signal and the user's alarms both land.
+    auto end = std::chrono::steady_clock::now() + 150ms;
+    volatile unsigned x = 0;
+    while (std::chrono::steady_clock::now() < end) x = x + 1;
+    itimerval off{};
+    setitimer(ITIMER_REAL, &off, nullptr);
+  });
+  sigaction(SIGALRM, &old, nullptr);
+  EXPECT_GE(g_alarms.load(), 5);
+  EXPECT_GE(reports.count(), 1u);
+}
+
+TEST(Reliability, SamplerNeverTakesAUsersSignal) {
+  // Whatever real-time signal the sampler chose, it was free: our handler
+  // is installed on it, and SIGUSR1/SIGUSR2/SIGALRM are left alone.
+  Reports reports;
+  unclog::run([] { usleep(80000); });
+  for (int sig : {SIGUSR1, SIGUSR2, SIGALRM}) {
+    struct sigaction cur {};
+    sigaction(sig, nullptr, &cur);
+    EXPECT_EQ(cur.sa_handler, SIG_DFL) << sig;
+  }
+}
+
+TEST(Reliability, ForkInAWatchedProcessWorksInTheChild) {
+  Reports reports;
+  unclog::run([] { usleep(80000); });  // the watchdog is running now
+  ASSERT_GE(reports.count(), 1u);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child has no watchdog thread; detection must start a new one and
+    // work, and nothing may deadlock on locks the parent's threads held.
+    std::atomic<int> seen{0};
+    unclog::add_report_sink([&](const unclog::BlockingReport&) { seen++; });
+    unclog::run([] {
+      usleep(120000);
+      unclog::sleep_for(10ms);
+    });
+    _exit(seen.load() >= 1 ? 0 : 3);
+  }
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (waitpid(pid, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "child did not finish";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Reliability, ForkAndExecFromAFiber) {
+  Reports reports;
+  unclog::run([] {
+    pid_t pid = fork();
+    if (pid == 0) {
+      execl("/bin/true", "true", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) unclog::sleep_for(1ms);
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  });
+}
+
+TEST(Reliability, SamplesDuringExceptionUnwindingDoNoHarm) {
+  Reports reports;
+  long caught = 0;
+  unclog::run([&] {
+    auto end = std::chrono::steady_clock::now() + 300ms;
+    while (std::chrono::steady_clock::now() < end) {
+      try {
+        throw std::runtime_error("unwind me");
+      } catch (const std::runtime_error&) {
+        ++caught;
+      }
+    }
+  });
+  EXPECT_GT(caught, 100);
+  EXPECT_EQ(reports.count(), 1u);  // a CPU hog, sampled several times
+}
+
+TEST(Reliability, SamplesInsideMallocDoNoHarm) {
+  Reports reports;
+  std::size_t total = 0;
+  unclog::run([&] {
+    auto end = std::chrono::steady_clock::now() + 300ms;
+    while (std::chrono::steady_clock::now() < end) {
+      std::vector<void*> blocks;
+      for (int i = 0; i < 64; ++i) blocks.push_back(std::malloc(static_cast<std::size_t>(16 + i * 64)));
+      for (void* b : blocks) std::free(b);
+      total += blocks.size();
+    }
+  });
+  EXPECT_GT(total, 1000u);
+  EXPECT_EQ(reports.count(), 1u);
+}
+
+TEST(Reliability, MoreFibersThanTheMappingLimitAllowsGuardPagesFor) {
+  // With mprotect'ed guards, 40,000 stacks need 80,000 mappings (the
+  // default vm.max_map_count is 65,530): guards must not cost mappings, or
+  // the pool must fall back to unguarded stacks, never fail.
+  unclog::set_default_stack_size(16 * 1024);
+  int done = 0;
+  unclog::run([&] {
+    for (int i = 0; i < 40000; ++i) unclog::spawn([&] {
+        unclog::yield();
+        ++done;
+      }).detach();
+  });
+  unclog::set_default_stack_size(256 * 1024);
+  EXPECT_EQ(done, 40000);
+}
