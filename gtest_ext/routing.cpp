@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "hang_xml.hpp"
+#include "hub/hub.hpp"
 #include "unclog/gtest.hpp"
 #include "watch/sinks.hpp"
 
@@ -29,6 +30,7 @@ struct State {
   std::thread::id test_thread;
   bool in_test = false;
   std::string test_name;
+  std::uint64_t hub_generation = 0;  // hubs started from here on belong to the test
   std::vector<BlockingReport> queued;  // raised on other threads during the test
   Summary summary;
   std::set<std::string> tests_with_reports;
@@ -149,6 +151,7 @@ void test_started(const std::string& full_name) {
   s.test_thread = std::this_thread::get_id();
   s.in_test = true;
   s.test_name = full_name;
+  s.hub_generation = detail::hub_generation();
   watch::set_current_test(s.test_name.c_str());
 }
 
@@ -160,6 +163,21 @@ void test_ended() {
     queued.swap(s.queued);
   }
   for (const auto& r : queued) add_failure(r);  // still counts for this test and its XML
+  std::uint64_t generation;
+  {
+    std::lock_guard lk(s.mu);
+    generation = s.hub_generation;
+  }
+  const std::vector<std::string> alive = detail::live_fibers_since(generation);
+  if (!alive.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < alive.size() && i < 10; ++i) names += (i ? ", \"" : "\"") + alive[i] + "\"";
+    if (alive.size() > 10) names += ", ...";
+    ::testing::internal::AssertHelper(::testing::TestPartResult::kNonFatalFailure, nullptr, -1,
+                                      ("unclog: " + std::to_string(alive.size()) +
+                                       " fiber(s) still alive when the test ended, in a hub it started on another "
+                                       "thread: " + names).c_str()) = ::testing::Message();
+  }
   std::lock_guard lk(s.mu);
   s.in_test = false;
   watch::set_current_test(nullptr);

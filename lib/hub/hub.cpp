@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <cstdio>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -21,6 +22,17 @@ __attribute__((tls_model("initial-exec"))) thread_local Hub* t_hub = nullptr;
 // jumper asked (see context.hpp). A finished fiber passes nullptr.
 inline void store_prev(fiber::Transfer t) noexcept {
   if (t.data) *static_cast<fiber::Context*>(t.data) = t.fctx;
+}
+
+// Every running hub, for live_fibers(): fibers still alive when a test ends.
+struct HubRegistry {
+  std::mutex mu;
+  std::vector<Hub*> hubs;
+  std::uint64_t next_generation = 1;
+};
+HubRegistry& hub_registry() {
+  static HubRegistry* r = new HubRegistry;  // used by other threads' hubs at exit
+  return *r;
 }
 
 }  // namespace
@@ -67,6 +79,23 @@ Hub::~Hub() {
   }
 }
 
+std::uint64_t hub_generation() noexcept {
+  std::lock_guard lk(hub_registry().mu);
+  return hub_registry().next_generation;
+}
+
+std::vector<std::string> live_fibers_since(std::uint64_t generation) {
+  std::vector<std::string> out;
+  HubRegistry& r = hub_registry();
+  std::lock_guard lk(r.mu);
+  for (Hub* h : r.hubs) {
+    if (h->generation_ < generation) continue;
+    std::lock_guard names(h->all_mu_);
+    for (Fiber* f = h->all_head_; f; f = f->all_next) out.push_back(f->name);
+  }
+  return out;
+}
+
 Fiber* Hub::make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptions& options) {
   auto* f = new Fiber;
   try {
@@ -82,9 +111,12 @@ Fiber* Hub::make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptio
   f->hub = this;
   ++spawned_;
   f->name = options.name.empty() ? "fiber-" + std::to_string(spawned_) : options.name;
-  f->all_next = all_head_;
-  if (all_head_) all_head_->all_prev = f;
-  all_head_ = f;
+  {
+    std::lock_guard lk(all_mu_);
+    f->all_next = all_head_;
+    if (all_head_) all_head_->all_prev = f;
+    all_head_ = f;
+  }
   ++live_;
   ready_.push(f);
   return f;
@@ -102,9 +134,21 @@ void Hub::run(Task& root, const SpawnOptions& options) {
   install_overflow_handler();
   t_hub = this;
   loop_target_ = fiber::thread_stack_target();
+  {
+    HubRegistry& r = hub_registry();
+    std::lock_guard lk(r.mu);
+    generation_ = r.next_generation++;
+    r.hubs.push_back(this);
+  }
   struct Reset {
-    ~Reset() { t_hub = nullptr; }
-  } reset;
+    Hub* hub;
+    ~Reset() {
+      t_hub = nullptr;
+      HubRegistry& r = hub_registry();
+      std::lock_guard lk(r.mu);
+      std::erase(r.hubs, hub);
+    }
+  } reset{this};
   Fiber* root_fiber = make_fiber(&root, nullptr, options);
   root_fiber->refs++;
   root_fiber->error_seen = true;  // run() rethrows it
@@ -154,8 +198,11 @@ void Hub::fiber_entry(fiber::Transfer t) {
 void Hub::finish(Fiber* f) {
   f->state = FiberState::done;
   --live_;
-  if (f->all_prev) f->all_prev->all_next = f->all_next; else all_head_ = f->all_next;
-  if (f->all_next) f->all_next->all_prev = f->all_prev;
+  {
+    std::lock_guard lk(all_mu_);
+    if (f->all_prev) f->all_prev->all_next = f->all_next; else all_head_ = f->all_next;
+    if (f->all_next) f->all_next->all_prev = f->all_prev;
+  }
   if (f->joiner) {
     unpark(f->joiner);
   } else if (f->error) {

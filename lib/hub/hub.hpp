@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "fiber.hpp"
@@ -23,6 +25,11 @@
 namespace unclog::detail {
 
 std::int64_t monotonic_ns() noexcept;
+
+// Names of the fibers alive in hubs started at or after `generation`
+// (hub_generation() before the hubs of interest start). Any thread.
+std::uint64_t hub_generation() noexcept;
+std::vector<std::string> live_fibers_since(std::uint64_t generation);
 
 class Hub {
  public:
@@ -71,6 +78,9 @@ class Hub {
   fiber::Context loop_ctx_ = nullptr;
   fiber::Target loop_target_;          // the thread's own stack
   Fiber* running_ = nullptr;
+  friend std::vector<std::string> live_fibers_since(std::uint64_t);
+  std::uint64_t generation_ = 0;       // order of start among hubs
+  std::mutex all_mu_;                  // all_head_'s links, read by other threads
   Fiber* all_head_ = nullptr;          // fibers not yet done
   std::vector<Fiber*> finished_;       // done fibers whose stacks await release
   std::vector<Fiber*> unobserved_;     // failed, neither joined nor detached yet

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "unclog/gtest.hpp"
 
@@ -36,6 +37,14 @@ UNCLOG_TEST(Blocking, CleanUnclogTest) {
 
 // A plain TEST body is not watched: blocking here is not a finding.
 TEST(Plain, BlockingOutsideAnyHubIsNotReported) { usleep(120000); }
+
+// A hub on another thread outlives the test: its fibers are named.
+TEST(Leftover, FiberOutlivesTheTest) {
+  std::thread([] {
+    unclog::run([] { unclog::spawn({.name = "straggler"}, [] { unclog::sleep_for(3s); }).detach(); });
+  }).detach();
+  std::this_thread::sleep_for(50ms);
+}
 
 TEST(Hang, ReadForever) {
   int fds[2];

@@ -73,6 +73,10 @@ with tempfile.TemporaryDirectory() as tmp:
           any(f"{FILE}:{MARK['usleep']}" in m and "usleep" in m for m in cases.get("Blocking.Usleep", [])), str(cases))
     check("XML: clean test has no failure", cases.get("Blocking.Clean") == [], str(cases))
 
+    rc, out, err, _ = run(["--gtest_filter=Leftover.*"])
+    check("fibers alive when a test ends are named", rc == 1 and "still alive when the test ended" in out
+          and '"straggler"' in out, out)
+
     # 2. Flags and environment.
     rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep"], {"UNCLOG_RESOLUTION": "10s"})
     check("UNCLOG_RESOLUTION=10s: a 150 ms sleep is within the resolution", rc == 0, out + err)
