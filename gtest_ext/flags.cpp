@@ -21,7 +21,16 @@ constexpr Spec kSpecs[] = {
     {"hang_timeout", "UNCLOG_HANG_TIMEOUT", "a positive duration like 20s, or 0 for none"},
     {"report", "UNCLOG_REPORT", "a file path"},
     {"report_preempted", "UNCLOG_REPORT_PREEMPTED", "true or false"},
+    {"allow", "UNCLOG_ALLOW", "a comma-separated list of function names"},
+    {"file_io", "UNCLOG_FILE_IO", "allow or report"},
+    {"std_streams", "UNCLOG_STD_STREAMS", "allow or report"},
 };
+
+std::optional<bool> parse_allow_report(const std::string& text) {
+  if (text == "report") return true;
+  if (text == "allow") return false;
+  return std::nullopt;
+}
 
 std::string apply(const Spec& spec, const std::string& value, const std::string& origin, Flags& out) {
   const std::string name = spec.name;
@@ -51,6 +60,21 @@ std::string apply(const Spec& spec, const std::string& value, const std::string&
     auto b = parse_bool(value);
     if (!b) return bad();
     out.report_preempted = *b;
+  } else if (name == "allow") {
+    out.allow.clear();
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      std::size_t comma = value.find(',', start);
+      std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (item.empty() && value.size() > 0) return bad();
+      if (!item.empty()) out.allow.push_back(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  } else if (name == "file_io" || name == "std_streams") {
+    auto b = parse_allow_report(value);
+    if (!b) return bad();
+    (name == "file_io" ? out.file_io : out.std_streams) = *b;
   }
   return "";
 }

@@ -12,10 +12,13 @@ enum class Mode { time, calls, all, off };
 
 struct Flags {
   std::chrono::nanoseconds resolution = std::chrono::milliseconds(50);
-  Mode mode = Mode::time;
+  Mode mode = Mode::all;
   std::chrono::nanoseconds hang_timeout = std::chrono::seconds(20);
   std::string report;            // JSON lines file, "" for none
   bool report_preempted = false;
+  std::vector<std::string> allow;  // call mode: functions whose calls are allowed
+  bool file_io = false;            // call mode: report regular-file I/O
+  bool std_streams = false;        // call mode: report writes to stdout/stderr
 };
 
 // "250us", "50ms", "2s", "1.5s", "100" (ms). Returns nullopt for garbage,

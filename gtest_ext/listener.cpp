@@ -78,13 +78,20 @@ const char* flags_help() noexcept {
          "      A step that holds the loop longer than this is blocking (default 50ms).\n"
          "      DUR is a number with a unit: 250us, 50ms, 2s; a bare number is ms.\n"
          "  --unclog_mode=time|calls|all|off [UNCLOG_MODE]\n"
-         "      What to detect (default time; off runs tests unwatched).\n"
+         "      What to detect: steps over the resolution (time), blocking calls however\n"
+         "      short (calls), both (all, the default); off runs tests unwatched.\n"
          "  --unclog_hang_timeout=DUR [UNCLOG_HANG_TIMEOUT]\n"
          "      A step running this long ends the run with a report and the XML (default 20s, 0 = never).\n"
          "  --unclog_report=PATH [UNCLOG_REPORT]\n"
          "      Also append every report to PATH as JSON lines.\n"
          "  --unclog_report_preempted[=true|false] [UNCLOG_REPORT_PREEMPTED]\n"
          "      Also report steps that were slow only because the machine was busy.\n"
+         "  --unclog_allow=NAME,... [UNCLOG_ALLOW]\n"
+         "      Call mode: allow blocking calls made under functions whose names contain these.\n"
+         "  --unclog_file_io=allow|report [UNCLOG_FILE_IO]\n"
+         "      Call mode: report regular-file I/O too (default allow).\n"
+         "  --unclog_std_streams=allow|report [UNCLOG_STD_STREAMS]\n"
+         "      Call mode: report writes to stdout and stderr too (default allow).\n"
          "  The command line wins over the environment.\n";
 }
 

@@ -105,7 +105,13 @@ void configure(const Flags& flags) {
     s.configured = true;
   }
   const bool time = flags.mode == Mode::time || flags.mode == Mode::all;
-  hub_blocking_detection(time, flags.resolution);
+  const bool calls = flags.mode == Mode::calls || flags.mode == Mode::all;
+  hub_blocking_detection(flags.mode != Mode::off, flags.resolution);
+  set_time_detection(time);
+  set_call_detection(calls);
+  set_file_io_reports(flags.file_io);
+  set_std_stream_reports(flags.std_streams);
+  set_allowed_blocking_functions(flags.allow);
   set_resolution(flags.resolution);
   set_hang_timeout(flags.hang_timeout);
   set_report_preempted(flags.report_preempted);

@@ -55,6 +55,9 @@ struct BlockingReport {
   std::chrono::nanoseconds resolution{0};
   bool hang = false;                     // reported by the watchdog at the hang timeout
   bool sched_stats = false;              // durations come from the scheduler's statistics
+  bool timed = true;                     // durations measured (a call report may have none)
+  unsigned calls = 0;                    // call mode: blocking calls the step made
+  StallKind time_kind = StallKind::blocked;  // call mode: how the time went, when timed
   std::string fiber;                     // fiber name, or the StepGuard label
   pid_t thread = 0;
   std::string test;                      // "Suite.Name" under GoogleTest
@@ -83,6 +86,23 @@ void set_hang_timeout(std::chrono::nanoseconds timeout);
 std::chrono::nanoseconds hang_timeout() noexcept;
 // Also report steps that were slow only because the machine was busy.
 void set_report_preempted(bool on) noexcept;
+// Report steps that hold the loop past the resolution (default on).
+void set_time_detection(bool on) noexcept;
+
+// --- call mode: blocking calls, however short ---
+//
+// While a watched step runs, a libc call that can block (sleeps, waits,
+// joins, resolver calls, fsync, a contended pthread mutex, read/write/
+// recv/send/accept/connect on a blocking socket, pipe or terminal, poll and
+// friends with a timeout) raises a report of kind `call` where it was made.
+// Writes to stdout/stderr and regular-file I/O are allowed unless turned on
+// below: logging and test output go there, and a warm disk rarely stalls.
+void set_call_detection(bool on) noexcept;  // default off; the gtest main turns it on
+void set_file_io_reports(bool on) noexcept;
+void set_std_stream_reports(bool on) noexcept;
+// A call is allowed when a function whose name contains one of these is on
+// its stack (GoogleTest's own functions and the dynamic loader always are).
+void set_allowed_blocking_functions(std::vector<std::string> names);
 
 // --- sinks ---
 
@@ -119,7 +139,8 @@ class StepGuard {
 };
 
 // No blocking report is raised on this thread while one is alive (the
-// watchdog does not even signal it); the hang timeout still applies.
+// watchdog does not even signal it, call mode does not look); the hang
+// timeout still applies.
 class AllowBlocking {
  public:
   explicit AllowBlocking(const char* reason) noexcept;

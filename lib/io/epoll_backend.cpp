@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "backend.hpp"
+#include "calls/calls.hpp"
 #include "hub/hub.hpp"
 
 namespace unclog::io {
@@ -78,6 +79,7 @@ class EpollBackend final : public Backend {
   }
 
   static long attempt(const Request& r, bool socket) {
+    calls::InternalScope internal;  // our non-blocking attempts are not the user's calls
     ssize_t n = -1;
     switch (r.op) {
       case Request::Op::read:
@@ -100,6 +102,7 @@ class EpollBackend final : public Backend {
   }
 
   long connect(const Request& r, std::int64_t deadline) {
+    calls::InternalScope internal;
     const int flags = fcntl(r.fd, F_GETFL);
     if (flags < 0) return -errno;
     if (!(flags & O_NONBLOCK)) fcntl(r.fd, F_SETFL, flags | O_NONBLOCK);

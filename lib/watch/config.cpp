@@ -38,6 +38,10 @@ std::chrono::nanoseconds hang_timeout() noexcept {
   return std::chrono::nanoseconds(watch::config().hang_timeout_ns.load());
 }
 void set_report_preempted(bool on) noexcept { watch::config().report_preempted.store(on); }
+void set_time_detection(bool on) noexcept { watch::config().time_reports.store(on); }
+void set_call_detection(bool on) noexcept { watch::config().call_reports.store(on); }
+void set_file_io_reports(bool on) noexcept { watch::config().file_io_reports.store(on); }
+void set_std_stream_reports(bool on) noexcept { watch::config().std_stream_reports.store(on); }
 
 const char* to_string(StallKind kind) noexcept {
   switch (kind) {

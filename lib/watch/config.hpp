@@ -7,7 +7,11 @@
 namespace unclog::watch {
 
 struct Config {
-  std::atomic<bool> enabled{false};
+  std::atomic<bool> enabled{false};           // hubs created now mark their steps
+  std::atomic<bool> time_reports{true};       // report steps over the resolution
+  std::atomic<bool> call_reports{false};      // report blocking calls (call mode)
+  std::atomic<bool> file_io_reports{false};   // ... including regular-file I/O
+  std::atomic<bool> std_stream_reports{false};// ... including writes to stdout/stderr
   std::atomic<std::int64_t> resolution_ns{1000000000};
   std::atomic<std::int64_t> hang_timeout_ns{0};
   std::atomic<bool> report_preempted{false};

@@ -17,18 +17,20 @@ StallKind classify(std::int64_t wall, std::int64_t on_cpu, std::int64_t runqueue
   return on_cpu > off_cpu ? StallKind::cpu : StallKind::blocked;
 }
 
-BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const char* label, bool hang) {
+BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const char* label, bool hang,
+                            bool timed) {
   using std::chrono::nanoseconds;
   BlockingReport r;
-  const SchedStat& base = slot.base;
+  const SchedStat& base = timed ? slot.base : end;  // untimed: a zero-length window
   const std::int64_t wall = std::max<std::int64_t>(0, end.wall_ns - base.wall_ns);
-  const bool stats = base.valid && end.valid;
+  const bool stats = timed && base.valid && end.valid;
   const std::int64_t on = stats ? std::max<std::int64_t>(0, end.run_ns - base.run_ns) : 0;
   const std::int64_t wait = stats ? std::max<std::int64_t>(0, end.wait_ns - base.wait_ns) : 0;
   r.duration = nanoseconds(wall);
   r.on_cpu = nanoseconds(on);
   r.runqueue = nanoseconds(wait);
   r.off_cpu = nanoseconds(stats ? std::max<std::int64_t>(0, wall - on - wait) : wall);
+  r.timed = timed;
   r.resolution = nanoseconds(slot.resolution_ns.load(std::memory_order_relaxed));
   r.sched_stats = stats;
   r.kind = classify(wall, on, wait, slot.resolution_ns.load(std::memory_order_relaxed), stats);

@@ -8,7 +8,10 @@
 
 namespace unclog::watch {
 
-BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const char* label, bool hang);
+// `timed`: the slot's base belongs to this step (the durations are known).
+// The samples are the signal's; call mode puts its own sample first.
+BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const char* label, bool hang,
+                            bool timed = true);
 
 // blocked / cpu / preempted from the step's time split.
 StallKind classify(std::int64_t wall_ns, std::int64_t on_cpu_ns, std::int64_t runqueue_ns,

@@ -109,21 +109,29 @@ std::string json_escape(const std::string& s) {
 std::string BlockingReport::text() const {
   std::string out = "blocking: ";
   out += "fiber \"" + fiber + "\" ";
-  if (kind == StallKind::call) {
-    out += "made a blocking call: " + call;
-    if (duration.count() > 0) out += " (held the hub for " + ms(duration) + ")";
-  } else {
-    out += (hang ? "has held the hub for " : "held the hub for ") + ms(duration) + " (resolution " + ms(resolution) + "), ";
-    switch (kind) {
-      case StallKind::blocked: out += "blocked off-CPU " + ms(off_cpu); break;
-      case StallKind::cpu: out += "cpu: on-CPU " + ms(on_cpu); break;
-      case StallKind::preempted: out += "preempted: waited for a CPU " + ms(runqueue); break;
+  // How the step's time went (for a call report: only when it also overran).
+  std::string time_split;
+  if (kind != StallKind::call || timed) {
+    time_split = (hang ? "has held the hub for " : "held the hub for ") + ms(duration) + " (resolution " +
+                 ms(resolution) + "), ";
+    const StallKind how = kind == StallKind::call ? time_kind : kind;
+    switch (how) {
+      case StallKind::blocked: time_split += "blocked off-CPU " + ms(off_cpu); break;
+      case StallKind::cpu: time_split += "cpu: on-CPU " + ms(on_cpu); break;
+      case StallKind::preempted: time_split += "preempted: waited for a CPU " + ms(runqueue); break;
       case StallKind::call: break;
     }
-    if (sched_stats && kind != StallKind::preempted && runqueue >= std::chrono::milliseconds(1)) {
-      out += ", waited for a CPU " + ms(runqueue);
+    if (sched_stats && how != StallKind::preempted && runqueue >= std::chrono::milliseconds(1)) {
+      time_split += ", waited for a CPU " + ms(runqueue);
     }
-    if (!sched_stats) out += " (no scheduler statistics: kind not measured)";
+    if (!sched_stats) time_split += " (no scheduler statistics: kind not measured)";
+  }
+  if (kind == StallKind::call) {
+    out += "made a blocking call (call): " + call;
+    if (calls > 1) out += " and " + std::to_string(calls - 1) + " more in this step";
+    if (!time_split.empty()) out += "; it " + time_split;
+  } else {
+    out += time_split;
   }
   if (!test.empty()) out += " in test " + test;
   if (!file.empty()) {
@@ -165,6 +173,7 @@ std::string BlockingReport::json() const {
   out += ",\"thread\":" + std::to_string(thread);
   out += ",\"test\":\"" + json_escape(test) + "\"";
   out += ",\"call\":\"" + json_escape(call) + "\"";
+  out += ",\"calls\":" + std::to_string(calls);
   out += ",\"function\":\"" + json_escape(function) + "\"";
   out += ",\"file\":\"" + json_escape(file) + "\"";
   out += ",\"line\":" + std::to_string(line);

@@ -14,7 +14,6 @@ namespace unclog::watch {
 namespace {
 
 // initial-exec: the handler must not trigger lazy TLS allocation.
-__attribute__((tls_model("initial-exec"))) thread_local StepSlot* t_slot = nullptr;
 __attribute__((tls_model("initial-exec"))) thread_local void* t_altstack = nullptr;
 
 std::atomic<int> g_signal{0};
@@ -25,6 +24,7 @@ struct Unwind {
   int max;
   int n;
   bool skipping;  // in the handler's own frames, above the signal frame
+  int skip;       // innermost frames left to leave out
 };
 
 _Unwind_Reason_Code on_frame(_Unwind_Context* ctx, void* arg) {
@@ -36,6 +36,10 @@ _Unwind_Reason_Code on_frame(_Unwind_Context* ctx, void* arg) {
     u->skipping = false;                      // the interrupted frame
   }
   if (ip == 0) return _URC_END_OF_STACK;
+  if (u->skip > 0) {
+    --u->skip;
+    return _URC_NO_REASON;
+  }
   // A return address points after the call; step back into it so that the
   // line is the call's. The interrupted pc is exact.
   u->out[u->n++] = before_insn ? ip : ip - 1;
@@ -45,7 +49,7 @@ _Unwind_Reason_Code on_frame(_Unwind_Context* ctx, void* arg) {
 // Async-signal-safe; see the header.
 void on_sample(int, siginfo_t*, void*) {
   const int saved_errno = errno;
-  StepSlot* s = t_slot;
+  StepSlot* s = t_bound_slot;
   if (s) {
     const std::uint64_t target = s->target.load(std::memory_order_acquire);
     const std::int32_t i = s->nsamples.load(std::memory_order_relaxed);
@@ -63,11 +67,14 @@ void on_sample(int, siginfo_t*, void*) {
 
 }  // namespace
 
-int capture_stack(std::uintptr_t* out, int max, bool from_signal) noexcept {
-  Unwind u{out, max, 0, from_signal};
+__attribute__((tls_model("initial-exec"))) thread_local StepSlot* t_bound_slot = nullptr;
+
+int capture_stack(std::uintptr_t* out, int max, bool from_signal, int skip) noexcept {
+  // +1: this function's own frame.
+  Unwind u{out, max, 0, from_signal, from_signal ? 0 : skip + 1};
   _Unwind_Backtrace(on_frame, &u);
   if (u.n == 0 && from_signal) {  // no signal frame found: keep everything
-    u = Unwind{out, max, 0, false};
+    u = Unwind{out, max, 0, false, 0};
     _Unwind_Backtrace(on_frame, &u);
   }
   return u.n;
@@ -111,11 +118,11 @@ void bind_sampler(StepSlot* slot) noexcept {
       if (sigaltstack(&ss, nullptr) == 0) t_altstack = mem; else munmap(mem, kAltStackSize);
     }
   }
-  t_slot = slot;
+  t_bound_slot = slot;
 }
 
 void unbind_sampler() noexcept {
-  t_slot = nullptr;
+  t_bound_slot = nullptr;
   if (t_altstack) {
     stack_t ss{};
     ss.ss_flags = SS_DISABLE;

@@ -26,7 +26,12 @@ void bind_sampler(StepSlot* slot) noexcept;
 void unbind_sampler() noexcept;
 
 // Captures the calling thread's stack (innermost first) into `out`; usable
-// outside a handler too. Returns the number of frames.
-int capture_stack(std::uintptr_t* out, int max, bool from_signal) noexcept;
+// outside a handler too, then leaving out its `skip` innermost callers.
+// Returns the number of frames.
+int capture_stack(std::uintptr_t* out, int max, bool from_signal, int skip = 0) noexcept;
+
+// The slot the calling thread's handler writes to (set by bind_sampler):
+// call mode's fast check. Initial-exec TLS: one %fs load.
+extern __attribute__((tls_model("initial-exec"))) thread_local StepSlot* t_bound_slot;
 
 }  // namespace unclog::watch

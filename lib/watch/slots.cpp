@@ -8,6 +8,7 @@
 #include "schedstat.hpp"
 #include "watch_internal.hpp"
 #include "watchdog.hpp"
+#include "call_report.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -53,11 +54,28 @@ StepSlot* slot_for_new_hub() {
   return &s;
 }
 
-void finish_step(StepSlot& slot, std::uint64_t, const char* label) {
-  (void)slot.target.load(std::memory_order_acquire);  // pairs with the watchdog's release: `base` is ready
+void finish_step(StepSlot& slot, std::uint64_t step, const char* label) {
+  (void)slot.target.load(std::memory_order_acquire);  // pairs with the watchdog's release
+  const bool timed = slot.base_seq.load(std::memory_order_acquire) == step;
+  const bool over = slot.timed_seq.load(std::memory_order_relaxed) == step;
+  const bool called = slot.call_seq == step && slot.ncalls > 0;
   const SchedStat end = read_schedstat(slot.schedstat_fd);
-  BlockingReport report = build_report(slot, end, label, /*hang=*/false);
+  BlockingReport report = build_report(slot, end, label, /*hang=*/false, timed);
   slot.nsamples.store(0, std::memory_order_relaxed);
+  // One step, one report: the first blocking call nobody allowed, with the
+  // step's duration; else the time stall, if there was one.
+  if (called) {
+    const int kept = slot.ncalls;
+    const unsigned total = slot.calls_total;
+    slot.ncalls = 0;
+    slot.calls_total = 0;
+    if (add_first_unallowed_call(report, slot.calls, kept, total)) {
+      report.timed = over;  // the step's duration matters only when it overran too
+      dispatch(report);
+      return;
+    }
+  }
+  if (!over) return;
   if (report.kind == StallKind::preempted && !config().report_preempted.load()) return;
   dispatch(report);
 }

@@ -7,9 +7,10 @@
 // syscall, lock or allocation. The
 // watchdog thread reads `seq` a few times per resolution; when a step has
 // run a full resolution it stores `target` and signals the thread, whose
-// handler appends a frame sample. At step end the owner compares `target`
-// with the step's sequence (one load) and, only when they match, builds the
-// report on the slow path.
+// handler appends a frame sample; call mode stores `target` when the step
+// makes a blocking call. At step end the owner compares `target` with the
+// step's sequence (one load) and, only when they match, builds the report
+// on the slow path.
 //
 // Lifetime: a slot is created by attach() on its thread and lives until that
 // thread exits; the watchdog only touches it under the registry lock.
@@ -23,10 +24,19 @@ namespace unclog::watch {
 
 inline constexpr int kMaxFrames = 64;
 inline constexpr int kMaxSamples = 8;
+inline constexpr int kMaxCalls = 4;       // blocking calls kept per step
+inline constexpr int kCallText = 160;
 
 struct Sample {
   std::int64_t at_ns;     // CLOCK_MONOTONIC when captured
   std::int32_t nframes;   // frames[0] is the innermost (the interrupted pc)
+  std::uintptr_t frames[kMaxFrames];
+};
+
+// A blocking call made during a step (call mode), captured where it was made.
+struct CallRecord {
+  char what[kCallText];   // "read(fd 7: pipe, blocking, 4096 bytes)"
+  std::int32_t nframes;
   std::uintptr_t frames[kMaxFrames];
 };
 
@@ -52,9 +62,19 @@ struct StepSlot {
   std::atomic<int> allow_depth{0};            // open AllowBlocking scopes
   std::atomic<const char*> allow_reason{nullptr};
 
-  // --- written by the watchdog before it publishes `target` (release) ---
-  SchedStat base;                             // when the step was first seen
-  std::atomic<std::uint64_t> target{0};       // step being sampled, 0 if none
+  // --- call mode, written by the owning thread during the step ---
+  std::uint64_t call_seq = 0;                 // step the records belong to
+  std::int32_t ncalls = 0;                    // records kept (<= kMaxCalls)
+  std::uint32_t calls_total = 0;              // blocking calls made
+  CallRecord calls[kMaxCalls];
+
+  // --- written by the watchdog ---
+  SchedStat base;                             // when the step was first seen...
+  std::atomic<std::uint64_t> base_seq{0};     // ...which step that was (release after base)
+  std::atomic<std::uint64_t> timed_seq{0};    // step found over the resolution
+  // Step whose end must take the slow path: set by the watchdog when it
+  // samples a step, by call mode when a step made a blocking call.
+  std::atomic<std::uint64_t> target{0};
 
   // --- written by the signal handler, on the owning thread ---
   std::atomic<std::int32_t> nsamples{0};
@@ -66,7 +86,7 @@ struct StepSlot {
 
   // --- watchdog-private bookkeeping ---
   std::uint64_t seen_seq = 0;
-  SchedStat seen;
+  std::uint64_t sampling_seq = 0;             // step the watchdog is sampling
   std::int64_t next_sample_ns = 0;
   std::int64_t sample_interval_ns = 0;
   bool hang_handled = false;
@@ -86,9 +106,8 @@ inline void step_begin(StepSlot* slot) noexcept {
   if (slot) slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
-// Ends the running step. Returns its sequence number when the watchdog
-// sampled it (call finish_step() with it, preferably on a roomy stack),
-// otherwise 0.
+// Ends the running step. Returns its sequence number when it needs a report
+// (call finish_step() with it, preferably on a roomy stack), otherwise 0.
 inline std::uint64_t step_end(StepSlot* slot) noexcept {
   if (!slot) return 0;
   const std::uint64_t s = slot->seq.load(std::memory_order_relaxed);
@@ -97,8 +116,8 @@ inline std::uint64_t step_end(StepSlot* slot) noexcept {
   return 0;
 }
 
-// Ends the running step and begins the next in one store. When the watchdog
-// sampled the ending step, only ends it and returns its sequence (finish it,
+// Ends the running step and begins the next in one store. When the ending
+// step needs a report, only ends it and returns its sequence (finish it,
 // then step_begin() the next); otherwise returns 0.
 inline std::uint64_t step_switch(StepSlot* slot) noexcept {
   if (!slot) return 0;

@@ -57,8 +57,8 @@ std::int64_t tick_ns(const std::vector<StepSlot*>& slots) {
   return std::clamp<std::int64_t>(res / 20, 200000, 50000000);
 }
 
-void target(StepSlot& s, std::uint64_t seq, std::int64_t now) {
-  s.base = s.seen;
+void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
+  s.sampling_seq = seq;
   s.nsamples.store(0, std::memory_order_relaxed);
   s.target.store(seq, std::memory_order_release);
   s.sample_interval_ns = s.resolution_ns.load(std::memory_order_relaxed);
@@ -71,6 +71,7 @@ StepSlot* scan(const std::vector<StepSlot*>& slots) {
   const std::int64_t now = now_ns();
   const std::int64_t hang = config().hang_timeout_ns.load();
   const bool report_preempted = config().report_preempted.load();
+  const bool time_reports = config().time_reports.load();
   for (StepSlot* sp : slots) {
     StepSlot& s = *sp;
     const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
@@ -79,24 +80,35 @@ StepSlot* scan(const std::vector<StepSlot*>& slots) {
       continue;
     }
     if (seq != s.seen_seq) {  // a new step: remember when we first saw it
+      // The owner reads `base` only for a step whose base_seq matches, and
+      // only after that step ended; this step began after it: no overlap.
       s.seen_seq = seq;
-      s.seen = read_schedstat(s.schedstat_fd);
-      s.seen.wall_ns = now;
+      s.base = read_schedstat(s.schedstat_fd);
+      s.base.wall_ns = now;
+      s.base_seq.store(seq, std::memory_order_release);
       s.hang_handled = false;
       continue;
     }
-    const std::int64_t elapsed = now - s.seen.wall_ns;
+    const std::int64_t elapsed = now - s.base.wall_ns;
     const std::int64_t resolution = s.resolution_ns.load(std::memory_order_relaxed);
     const bool hung = hang > 0 && elapsed >= hang && !s.hang_handled;
-    if (s.target.load(std::memory_order_relaxed) != seq) {
+    if (s.sampling_seq != seq) {
       bool due = false;
-      if (elapsed >= resolution && s.allow_depth.load(std::memory_order_relaxed) == 0) {
+      if (time_reports && elapsed >= resolution && s.allow_depth.load(std::memory_order_relaxed) == 0) {
         // Time spent waiting for a CPU is the machine's fault, not the code's.
         SchedStat cur = read_schedstat(s.schedstat_fd);
-        std::int64_t waited = cur.valid && s.seen.valid ? cur.wait_ns - s.seen.wait_ns : 0;
+        std::int64_t waited = cur.valid && s.base.valid ? cur.wait_ns - s.base.wait_ns : 0;
         due = report_preempted || elapsed - waited >= resolution;
       }
-      if (due || hung) target(s, seq, now);
+      if (due) s.timed_seq.store(seq, std::memory_order_relaxed);
+      if (due && !hung && s.target.load(std::memory_order_acquire) == seq) {
+        // Call mode already caught this step with the stack of its blocking
+        // call: only its duration is needed, so no signal interrupts it.
+        s.sampling_seq = seq;
+        s.next_sample_ns = INT64_MAX;
+      } else if (due || hung) {
+        start_sampling(s, seq, now);
+      }
     } else if (now >= s.next_sample_ns && s.nsamples.load(std::memory_order_relaxed) < kMaxSamples - 1) {
       s.sample_interval_ns *= 2;  // long stalls: show where the time went
       s.next_sample_ns = now + s.sample_interval_ns;
@@ -161,6 +173,7 @@ void after_fork_child() {
     if (mine->schedstat_fd >= 0) ::close(mine->schedstat_fd);
     mine->schedstat_fd = open_schedstat(mine->tid);
     mine->seen_seq = 0;
+    mine->sampling_seq = 0;
     mine->target.store(0);
     r.slots.push_back(mine);
   }

@@ -1,6 +1,7 @@
 // The detector on a loop that is not ours: a blocking callback is reported
 // at its line, quick callbacks are not.
 #include <gtest/gtest-spi.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <string>
@@ -18,9 +19,11 @@ void on_message_blocking(int fd) {
 
 int blocking_line() { return __LINE__ - 3; }
 
+// Non-blocking, as the fds of an epoll loop are: a read on a blocking pipe
+// is itself a blocking call (call mode reports it even when data is ready).
 struct Pipe {
   int fds[2];
-  Pipe() { EXPECT_EQ(pipe(fds), 0); }
+  Pipe() { EXPECT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0); }
   ~Pipe() {
     ::close(fds[0]);
     ::close(fds[1]);

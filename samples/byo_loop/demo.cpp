@@ -1,4 +1,5 @@
 // A plain epoll loop watched by unclog: the second callback blocks.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,7 +12,7 @@ using namespace std::chrono_literals;
 int main() {
   unclog::hub_blocking_detection(true, 50ms);
   int fds[2];
-  if (pipe(fds) != 0) return 1;
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return 1;
   byo::EpollLoop loop;
   int n = 0;
   loop.add(fds[0], [&](int fd) {

@@ -78,10 +78,18 @@ with tempfile.TemporaryDirectory() as tmp:
           and '"straggler"' in out, out)
 
     # 2. Flags and environment.
-    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep"], {"UNCLOG_RESOLUTION": "10s"})
+    time_mode = {"UNCLOG_MODE": "time"}
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep"], {"UNCLOG_RESOLUTION": "10s", **time_mode})
     check("UNCLOG_RESOLUTION=10s: a 150 ms sleep is within the resolution", rc == 0, out + err)
-    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--unclog_resolution=50ms"], {"UNCLOG_RESOLUTION": "10s"})
-    check("the command line wins over the environment", rc == 1 and "usleep" in out, out + err)
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--unclog_resolution=50ms"],
+                          {"UNCLOG_RESOLUTION": "10s", **time_mode})
+    check("the command line wins over the environment", rc == 1 and "usleep" in out and "blocked" in out,
+          out + err)
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--unclog_resolution=10s"])
+    check("call mode (the default) catches a sleep shorter than the resolution",
+          rc == 1 and "(call): usleep" in out and f"{FILE}:{MARK['usleep']}" in out, out + err)
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--unclog_mode=calls", "--unclog_allow=slow_lookup"])
+    check("--unclog_allow silences calls under the named function", rc == 0, out + err)
     rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--unclog_mode=off"])
     check("--unclog_mode=off runs tests unwatched", rc == 0, out + err)
     rc, out, err, _ = run(["--unclog_resolution=abc"])
@@ -98,7 +106,8 @@ with tempfile.TemporaryDirectory() as tmp:
     report = os.path.join(tmp, "r.jsonl")
     rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", f"--unclog_report={report}"])
     lines = open(report).read().splitlines() if os.path.exists(report) else []
-    check("--unclog_report writes JSON lines", len(lines) == 1 and '"kind":"blocked"' in lines[0]
+    check("--unclog_report writes JSON lines", len(lines) == 1 and '"kind":"call"' in lines[0]
+          and '"call":"usleep' in lines[0]
           and '"test":"Blocking.Usleep"' in lines[0], str(lines))
     rc, out, err, _ = run(["--unclog_report=/nonexistent/dir/r.jsonl"])
     check("unopenable report file: exit 2", rc == 2 and "/nonexistent/dir/r.jsonl" in err, f"rc={rc} {err}")

@@ -49,7 +49,7 @@ TEST(Flags, Defaults) {
   Flags f;
   EXPECT_EQ(parse({}, f), "");
   EXPECT_EQ(f.resolution, 50ms);
-  EXPECT_EQ(f.mode, Mode::time);
+  EXPECT_EQ(f.mode, Mode::all);
   EXPECT_EQ(f.hang_timeout, 20s);
   EXPECT_EQ(f.report, "");
 }

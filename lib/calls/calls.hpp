@@ -1,0 +1,24 @@
+// Call mode: libc entry points that can block, interposed. While a watched
+// step runs on this thread (and call mode is on, and no AllowBlocking scope
+// is open), each call that can block records a `call` report with the stack
+// where it was made, then does exactly what libc does. Everywhere else
+// (unwatched threads, between steps, static initialisation) a call costs
+// one thread-local load and a branch on top of libc's.
+//
+// The real functions are found with dlsym(RTLD_NEXT) on first use; errno is
+// preserved across our checks.
+#pragma once
+
+namespace unclog::calls {
+
+// Our own code that must make such calls on a watched thread (the epoll
+// backend's non-blocking attempts) opens one of these around them.
+class InternalScope {
+ public:
+  InternalScope() noexcept;
+  ~InternalScope();
+  InternalScope(const InternalScope&) = delete;
+  InternalScope& operator=(const InternalScope&) = delete;
+};
+
+}  // namespace unclog::calls

@@ -1,0 +1,129 @@
+#include "call_report.hpp"
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "sampler.hpp"
+#include "symbolize.hpp"
+
+namespace unclog::watch {
+namespace {
+
+struct Allowed {
+  std::mutex mu;
+  std::vector<std::string> names;
+};
+Allowed& allowed() {
+  static Allowed* a = new Allowed;
+  return *a;
+}
+
+// Calls made on behalf of these are not the user's: GoogleTest's own
+// machinery (its output, its locks) and the dynamic loader. They count only
+// between the call and the user's first frame: every test body runs under
+// testing::Test::Run, which allows nothing.
+constexpr const char* kBuiltIn[] = {"testing::", "_dl_", "dl_open_worker", "__libc_dlopen"};
+
+bool is_allowed(const std::vector<StackFrame>& frames, const std::vector<std::string>& names) {
+  bool inner = true;  // not yet past the user's first frame
+  for (const StackFrame& f : frames) {
+    inner = inner && !f.user;
+    for (const char* b : kBuiltIn) {
+      if (inner && f.function.find(b) != std::string::npos) return true;
+    }
+    for (const std::string& n : names) {
+      if (!n.empty() && f.function.find(n) != std::string::npos) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void record_call(StepSlot& slot, const char* what) noexcept {
+  const std::uint64_t seq = slot.seq.load(std::memory_order_relaxed);
+  if (slot.call_seq != seq) {
+    slot.call_seq = seq;
+    slot.ncalls = 0;
+    slot.calls_total = 0;
+  }
+  ++slot.calls_total;
+  if (slot.ncalls < kMaxCalls) {
+    CallRecord& rec = slot.calls[slot.ncalls];
+    std::strncpy(rec.what, what, kCallText - 1);
+    rec.what[kCallText - 1] = '\0';
+    rec.nframes = capture_stack(rec.frames, kMaxFrames, false, /*skip=*/1);  // record_call itself
+    ++slot.ncalls;
+  }
+  slot.target.store(seq, std::memory_order_release);
+}
+
+// The record starts in our own code (the interposed function and what it
+// called to record); keep only the outermost of those frames, the one named
+// like the libc function, so the stack starts at the call the user made.
+int first_frame_to_show(const CallRecord& rec) {
+  static const void* own_base = [] {
+    Dl_info info{};
+    return dladdr(reinterpret_cast<const void*>(&record_call), &info) ? info.dli_fbase : nullptr;
+  }();
+  int i = 0;
+  for (; i < rec.nframes; ++i) {
+    Dl_info info{};
+    if (!dladdr(reinterpret_cast<const void*>(rec.frames[i]), &info) || info.dli_fbase != own_base) break;
+  }
+  return i > 0 ? i - 1 : 0;
+}
+
+bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, int n, unsigned total) {
+  std::vector<std::string> names;
+  {
+    std::lock_guard lk(allowed().mu);
+    names = allowed().names;
+  }
+  std::vector<StackFrame> first_stack;
+  for (int i = 0; i < n; ++i) {
+    StackSample sample;
+    const int first = first_frame_to_show(calls[i]);
+    if (first < calls[i].nframes) {
+      // The interposed function, without what is inlined into it.
+      sample.frames.push_back(symbolize(calls[i].frames + first, 1).back());
+      auto rest = symbolize(calls[i].frames + first + 1, calls[i].nframes - first - 1);
+      sample.frames.insert(sample.frames.end(), rest.begin(), rest.end());
+    }
+    if (is_allowed(sample.frames, names)) {
+      if (i == 0) first_stack = sample.frames;
+      continue;
+    }
+    report.time_kind = report.kind;
+    report.kind = StallKind::call;
+    report.call = calls[i].what;
+    report.calls = total;
+    report.samples.insert(report.samples.begin(), std::move(sample));
+    locate(report);
+    return true;
+  }
+  // Every call was allowed. Should the step still be reported for its time,
+  // its stack is the first call's: where it blocked (no signal sampled it).
+  if (report.samples.empty() && !first_stack.empty()) {
+    StackSample sample;
+    sample.frames = std::move(first_stack);
+    report.samples.push_back(std::move(sample));
+    locate(report);
+  }
+  return false;
+}
+
+}  // namespace unclog::watch
+
+namespace unclog {
+
+void set_allowed_blocking_functions(std::vector<std::string> names) {
+  std::lock_guard lk(watch::allowed().mu);
+  watch::allowed().names = std::move(names);
+}
+
+}  // namespace unclog

@@ -1,0 +1,20 @@
+// Call mode's side of the detector: recording a blocking call made during a
+// step (owner thread, inside the call), and turning the records into the
+// step's report at its end. The interposed functions live in lib/calls.
+#pragma once
+#include "step_slot.hpp"
+#include "unclog/watch.hpp"
+
+namespace unclog::watch {
+
+// Records a blocking call made by the running step of this thread, with the
+// stack right here, and marks the step for the slow path. `what` is copied.
+// Not async-signal-safe (it is called from ordinary code, never a handler).
+void record_call(StepSlot& slot, const char* what) noexcept;
+
+// Turns `report` into the report of the first recorded call whose stack has
+// no allowed function (built-in allowances: GoogleTest, the dynamic loader);
+// returns false when every call was allowed.
+bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, int n, unsigned total);
+
+}  // namespace unclog::watch
