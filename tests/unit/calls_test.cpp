@@ -1,0 +1,293 @@
+// Call mode: blocking calls are caught however short, at the caller's line;
+// non-blocking ones, unwatched threads and allowed code stay quiet.
+#include <fcntl.h>
+#include <netdb.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "unclog/unclog.hpp"
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+namespace {
+
+class Calls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    unclog::set_stderr_reports(false);
+    // A resolution no test here reaches: whatever is reported is call mode's.
+    unclog::hub_blocking_detection(true, 10s);
+    unclog::set_call_detection(true);
+    id_ = unclog::add_report_sink([this](const unclog::BlockingReport& r) {
+      std::lock_guard lk(mu_);
+      reports_.push_back(r);
+    });
+  }
+  void TearDown() override {
+    unclog::remove_report_sink(id_);
+    unclog::set_call_detection(false);
+    unclog::set_file_io_reports(false);
+    unclog::set_std_stream_reports(false);
+    unclog::set_allowed_blocking_functions({});
+    unclog::hub_blocking_detection(false);
+    unclog::set_stderr_reports(true);
+  }
+  std::vector<unclog::BlockingReport> take() {
+    std::lock_guard lk(mu_);
+    return std::move(reports_);
+  }
+
+  int id_ = 0;
+  std::mutex mu_;
+  std::vector<unclog::BlockingReport> reports_;
+};
+
+struct Pipe {
+  int r = -1, w = -1;
+  explicit Pipe(int flags = 0) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | flags) == 0) {
+      r = fds[0];
+      w = fds[1];
+    }
+  }
+  ~Pipe() {
+    ::close(r);
+    ::close(w);
+  }
+};
+
+void allowed_helper(int fd) {
+  char c;
+  (void)!::read(fd, &c, 1);
+}
+
+}  // namespace
+
+TEST_F(Calls, FastBlockingPipeReadIsCaughtAtItsLine) {
+  Pipe p;
+  ASSERT_EQ(::write(p.w, "x", 1), 1);  // data is ready: the read returns at once
+  int line = 0;
+  unclog::run([&] {
+    char c;
+    line = __LINE__; (void)!::read(p.r, &c, 1);
+  });
+  auto rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::call);
+  EXPECT_EQ(rs[0].line, line) << rs[0].text();
+  EXPECT_THAT(rs[0].call, HasSubstr("read(fd " + std::to_string(p.r) + ": pipe, blocking, 1 bytes)"));
+  EXPECT_THAT(rs[0].text(), HasSubstr("call"));
+  EXPECT_THAT(rs[0].text(), HasSubstr("read"));
+}
+
+TEST_F(Calls, NonBlockingFdIsQuiet) {
+  Pipe p(O_NONBLOCK);
+  ASSERT_EQ(::write(p.w, "x", 1), 1);
+  unclog::run([&] {
+    char c;
+    EXPECT_EQ(::read(p.r, &c, 1), 1);
+    EXPECT_EQ(::read(p.r, &c, 1), -1);
+    EXPECT_EQ(errno, EAGAIN);
+  });
+  EXPECT_TRUE(take().empty());
+}
+
+TEST_F(Calls, GetaddrinfoIsCaught) {
+  int line = 0;
+  unclog::run([&] {
+    addrinfo* res = nullptr;
+    line = __LINE__; int rc = getaddrinfo("localhost", nullptr, nullptr, &res);
+    if (rc == 0) freeaddrinfo(res);
+  });
+  auto rs = take();
+  ASSERT_GE(rs.size(), 1u);
+  EXPECT_THAT(rs[0].call, HasSubstr("getaddrinfo(\"localhost\")"));
+  EXPECT_EQ(rs[0].line, line) << rs[0].text();
+}
+
+TEST_F(Calls, OneMicrosecondThreadSleepIsCaught) {
+  unclog::run([] { std::this_thread::sleep_for(1us); });
+  auto rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_THAT(rs[0].call, HasSubstr("sleep"));
+  EXPECT_THAT(rs[0].file, HasSubstr("calls_test.cpp"));
+}
+
+TEST_F(Calls, UncontendedMutexIsQuietContendedIsCaught) {
+  std::mutex m;
+  unclog::run([&] {
+    m.lock();
+    m.unlock();
+  });
+  EXPECT_TRUE(take().empty());
+
+  std::atomic<bool> held{false};
+  std::thread holder([&] {
+    std::lock_guard lk(m);
+    held = true;
+    std::this_thread::sleep_for(5ms);  // a short wait: call mode catches it anyway
+  });
+  while (!held) std::this_thread::yield();
+  unclog::run([&] {
+    m.lock();
+    m.unlock();
+  });
+  holder.join();
+  auto rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_THAT(rs[0].call, HasSubstr("pthread_mutex_lock(contended)"));
+}
+
+TEST_F(Calls, AllowBlockingSilencesItsScopeOnly) {
+  Pipe p;
+  ASSERT_EQ(::write(p.w, "ab", 2), 2);
+  int line = 0;
+  unclog::run([&] {
+    char c;
+    {
+      unclog::AllowBlocking allow("reading the fixture");
+      (void)!::read(p.r, &c, 1);
+    }
+    unclog::yield();
+    line = __LINE__; (void)!::read(p.r, &c, 1);
+  });
+  auto rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].line, line);
+}
+
+TEST_F(Calls, AllowListSilencesWhatItNamesOnly) {
+  unclog::set_allowed_blocking_functions({"allowed_helper"});
+  Pipe p;
+  ASSERT_EQ(::write(p.w, "ab", 2), 2);
+  int line = 0;
+  unclog::run([&] {
+    allowed_helper(p.r);
+    unclog::yield();
+    char c;
+    line = __LINE__; (void)!::read(p.r, &c, 1);
+  });
+  auto rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].line, line);
+}
+
+TEST_F(Calls, UnwatchedThreadsAreNeverReported) {
+  Pipe p;
+  std::thread other([&] {
+    for (int i = 0; i < 100; ++i) {
+      (void)!::write(p.w, "x", 1);
+      char c;
+      (void)!::read(p.r, &c, 1);
+      std::this_thread::sleep_for(10us);
+    }
+  });
+  unclog::run([] { unclog::sleep_for(20ms); });
+  other.join();
+  // Outside any step on this thread too.
+  std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(take().empty());
+}
+
+TEST_F(Calls, OneReportPerStepCountsTheRest) {
+  Pipe p;
+  ASSERT_EQ(::write(p.w, "abc", 3), 3);
+  unclog::run([&] {
+    char c;
+    for (int i = 0; i < 3; ++i) (void)!::read(p.r, &c, 1);
+  });
+  auto rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].calls, 3u);
+  EXPECT_THAT(rs[0].text(), HasSubstr("and 2 more in this step"));
+}
+
+TEST_F(Calls, StdStreamsAndFilesAreAllowedUnlessAsked) {
+  const std::string path = ::testing::TempDir() + "unclog_calls_file";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  // stderr as a pipe, as under meson (run by hand it may be a file).
+  Pipe err_pipe;
+  const int saved_stderr = dup(STDERR_FILENO);
+  auto io = [&] {
+    dup2(err_pipe.w, STDERR_FILENO);
+    unclog::run([&] {
+      (void)!::write(STDERR_FILENO, "log line\n", 9);
+      (void)!::write(fd, "y", 1);
+    });
+    dup2(saved_stderr, STDERR_FILENO);
+  };
+  io();
+  EXPECT_TRUE(take().empty());
+  unclog::set_file_io_reports(true);
+  io();
+  auto rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_THAT(rs[0].call, HasSubstr("write(fd " + std::to_string(fd) + ": file"));
+  unclog::set_file_io_reports(false);
+  unclog::set_std_stream_reports(true);
+  io();
+  rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_THAT(rs[0].call, HasSubstr("write(fd 2"));
+  ::close(fd);
+  ::close(saved_stderr);
+  ::unlink(path.c_str());
+}
+
+TEST_F(Calls, InterposedCallsKeepLibcSemantics) {
+  unclog::run([] {
+    char c;
+    errno = 0;
+    EXPECT_EQ(::read(-1, &c, 1), -1);
+    EXPECT_EQ(errno, EBADF);
+    EXPECT_EQ(::fcntl(-1, F_GETFL), -1);
+    EXPECT_EQ(errno, EBADF);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    EXPECT_EQ(::fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+    EXPECT_TRUE(::fcntl(fds[0], F_GETFL) & O_NONBLOCK);
+    ::close(fds[0]);
+    ::close(fds[1]);
+  });
+  take();
+}
+
+TEST_F(Calls, BlockingCallThatAlsoOverranGivesOneReportWithTheDuration) {
+  unclog::set_resolution(50ms);
+  unclog::hub_blocking_detection(true, 50ms);
+  unclog::run([] { usleep(150000); });
+  auto rs = take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::call);
+  EXPECT_TRUE(rs[0].timed);
+  // Not interrupted by a sampling signal: call mode already had the stack.
+  EXPECT_GE(rs[0].duration, 120ms) << rs[0].text();
+  EXPECT_THAT(rs[0].text(), HasSubstr("blocked off-CPU"));
+}
+
+TEST_F(Calls, GreenIoIsNotABlockingCall) {
+  Pipe p;
+  unclog::run([&] {
+    unclog::spawn([&] {
+      unclog::sleep_for(2ms);
+      unclog::io::write(p.w, "x", 1);
+    }).detach();
+    char c;
+    EXPECT_EQ(unclog::io::read(p.r, &c, 1, 1s), 1);
+  });
+  EXPECT_TRUE(take().empty());
+}
