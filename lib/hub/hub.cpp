@@ -14,9 +14,6 @@
 namespace unclog::detail {
 namespace {
 
-// initial-exec: a plain %fs-relative load on every yield, instead of a call
-// to __tls_get_addr (libunclog is linked, not dlopen'ed).
-__attribute__((tls_model("initial-exec"))) thread_local Hub* t_hub = nullptr;
 
 // Every resume point records the context that jumped to it, where the
 // jumper asked (see context.hpp). A finished fiber passes nullptr.
@@ -51,9 +48,12 @@ void release_fiber(Fiber* f) noexcept {
   }
 }
 
-Hub* Hub::current() noexcept { return t_hub; }
+__attribute__((tls_model("initial-exec"))) thread_local Hub* Hub::t_current_ = nullptr;
 
-Fiber* running_fiber_for_signal() noexcept { return t_hub ? t_hub->running() : nullptr; }
+Fiber* running_fiber_for_signal() noexcept {
+  Hub* h = Hub::current();
+  return h ? h->running() : nullptr;
+}
 
 Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub()) {
   if (slot_) {
@@ -130,9 +130,9 @@ Fiber* Hub::spawn(std::unique_ptr<Task> task, const SpawnOptions& options) {
 }
 
 void Hub::run(Task& root, const SpawnOptions& options) {
-  if (t_hub) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
+  if (Hub::t_current_) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
   install_overflow_handler();
-  t_hub = this;
+  Hub::t_current_ = this;
   loop_target_ = fiber::thread_stack_target();
   {
     HubRegistry& r = hub_registry();
@@ -143,7 +143,7 @@ void Hub::run(Task& root, const SpawnOptions& options) {
   struct Reset {
     Hub* hub;
     ~Reset() {
-      t_hub = nullptr;
+      Hub::t_current_ = nullptr;
       HubRegistry& r = hub_registry();
       std::lock_guard lk(r.mu);
       std::erase(r.hubs, hub);
@@ -185,7 +185,7 @@ void Hub::run(Task& root, const SpawnOptions& options) {
 void Hub::fiber_entry(fiber::Transfer t) {
   fiber::on_first_entry();
   store_prev(t);
-  Hub* hub = t_hub;
+  Hub* hub = Hub::t_current_;
   Fiber* f = hub->running_;
   try {
     f->task->run();

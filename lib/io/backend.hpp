@@ -40,13 +40,17 @@ class Backend {
   // the fiber was cancelled).
   virtual long perform(const Request& r, std::int64_t timeout_ns) = 0;
 
-  // True while requests are queued or in flight.
-  virtual bool busy() const noexcept = 0;
+  // True while requests are queued or in flight. Not virtual: the hub asks
+  // at every pass boundary.
+  bool busy() const noexcept { return pending_ > 0; }
   // Submits queued requests and reaps completions without waiting.
   virtual void poll() = 0;
   // Submits, then waits until a completion arrives or timeout_ns passes
   // (timeout_ns < 0: no limit). Waking the fibers is the backend's job.
   virtual void wait(std::int64_t timeout_ns) = 0;
+
+ protected:
+  std::size_t pending_ = 0;  // requests whose fibers wait for them
 };
 
 // The backend for a new hub, as UNCLOG_BACKEND says: "io_uring", "epoll",

@@ -33,7 +33,6 @@ class EpollBackend final : public Backend {
   ~EpollBackend() override { ::close(epfd_); }
 
   const char* name() const noexcept override { return "epoll"; }
-  bool busy() const noexcept override { return waiting_ > 0; }
 
   long perform(const Request& r, std::int64_t timeout_ns) override {
     if (hub_.running()->cancel_requested) return -ECANCELED;
@@ -145,9 +144,9 @@ class EpollBackend final : public Backend {
       erase_if_idle(fd);
       return res;
     }
-    ++waiting_;
+    ++pending_;
     const bool timed_out = hub_.park_until(deadline);
-    --waiting_;
+    --pending_;
     Waiters& after = waiters_[fd];  // the map may have rehashed
     ((events & EPOLLOUT) ? after.out : after.in) = nullptr;
     update(fd, after);
@@ -208,7 +207,6 @@ class EpollBackend final : public Backend {
   detail::Hub& hub_;
   int epfd_;
   std::unordered_map<int, Waiters> waiters_;
-  std::size_t waiting_ = 0;
 };
 
 }  // namespace

@@ -31,7 +31,6 @@ class UringBackend final : public Backend {
   ~UringBackend() override { io_uring_queue_exit(&ring_); }
 
   const char* name() const noexcept override { return "io_uring"; }
-  bool busy() const noexcept override { return inflight_ > 0 || io_uring_sq_ready(&ring_) > 0; }
 
   long perform(const Request& r, std::int64_t timeout_ns) override {
     detail::Fiber* self = hub_.running();
@@ -49,7 +48,7 @@ class UringBackend final : public Backend {
       io_uring_prep_link_timeout(t, &ts, 0);
       io_uring_sqe_set_data64(t, kIgnored);
     }
-    ++inflight_;
+    ++pending_;
     self->cancellable = true;
     hub_.park();
     self->cancellable = false;
@@ -149,7 +148,7 @@ class UringBackend final : public Backend {
       if (!c) continue;
       c->res = cqe->res;
       c->done = true;
-      --inflight_;
+      --pending_;
       hub_.unpark(c->fiber);
     }
     io_uring_cq_advance(&ring_, seen);
@@ -161,7 +160,6 @@ class UringBackend final : public Backend {
 
   detail::Hub& hub_;
   io_uring ring_{};
-  std::size_t inflight_ = 0;
 };
 
 }  // namespace

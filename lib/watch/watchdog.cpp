@@ -188,8 +188,15 @@ void ensure_watchdog() {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     std::atexit(stop_watchdog);
   });
-  std::lock_guard lk(r.mu);
-  if (r.running) return;
+  std::unique_lock lk(r.mu);
+  if (r.running) {
+    // A hub is starting, maybe with a finer resolution than the tick the
+    // watchdog sleeps for: let it recompute now, or the new hub's first
+    // step would be seen late.
+    lk.unlock();
+    r.cv.notify_one();
+    return;
+  }
   // The watchdog must not receive signals meant for the program.
   sigset_t all, old;
   sigfillset(&all);
