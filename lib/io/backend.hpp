@@ -19,7 +19,7 @@ class Hub;
 namespace unclog::io {
 
 struct Request {
-  enum class Op : std::uint8_t { read, write, recv, send, accept, connect, close, poll };
+  enum class Op : std::uint8_t { read, write, recv, send, accept, connect, close, poll, nop };
   Op op;
   int fd = -1;
   void* buf = nullptr;          // read/recv target, write/send source

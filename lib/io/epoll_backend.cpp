@@ -39,6 +39,7 @@ class EpollBackend final : public Backend {
     const std::int64_t deadline = timeout_ns < 0 ? -1 : detail::monotonic_ns() + timeout_ns;
     switch (r.op) {
       case Request::Op::close: return ::close(r.fd) == 0 ? 0 : -errno;
+      case Request::Op::nop: return 0;
       case Request::Op::poll: {
         long w = wait(r.fd, static_cast<std::uint32_t>(r.flags), deadline);
         return w < 0 ? w : ready_events(r.fd, static_cast<short>(r.flags));

@@ -136,6 +136,7 @@ class UringBackend final : public Backend {
       case Request::Op::connect: io_uring_prep_connect(sqe, r.fd, r.addr, r.addr_size); break;
       case Request::Op::close: io_uring_prep_close(sqe, r.fd); break;
       case Request::Op::poll: io_uring_prep_poll_add(sqe, r.fd, unsigned(r.flags)); break;
+      case Request::Op::nop: io_uring_prep_nop(sqe); break;
     }
   }
 
