@@ -256,9 +256,9 @@ double epoll_pingpong() {
 }  // namespace
 
 int main() {
-  // Best of three, each method in turn, so a noisy moment hits them alike.
+  // Best of five, each method in turn, so a noisy moment hits them alike.
   double hub_nop = 0, raw_nop = 0, hub_pp = 0, asio_pp = 0, epoll_pp = 0;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 5; ++i) {
     hub_nop = std::max(hub_nop, hub_nops_per_second());
     raw_nop = std::max(raw_nop, raw_nops_per_second());
     hub_pp = std::max(hub_pp, hub_pingpong());
