@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   // What each detector adds to one step: our two marks vs Eventlet's alarm.
   if (itimer > 0 && marks > 0) bench::ratio("setitimer_step_vs_unclog_step", itimer / marks, ">=", 100);
 
-  auto lat = detection_latencies(20ms, 40);
+  auto lat = detection_latencies(20ms, 100);
   std::printf("detection latency over %zu stalls (resolution 20 ms): p50 %.3f, p99 %.3f resolutions\n", lat.size(),
               percentile(lat, 0.5), percentile(lat, 0.99));
   bench::ratio("detect_latency_p99_over_resolution", percentile(lat, 0.99), "<=", 1.25);
