@@ -219,58 +219,59 @@ TEST_F(Watch, DetectionOffMeansNoReports) {
   EXPECT_TRUE(reports.take().empty());
 }
 
+// Pins this thread and a busy sibling to CPU 0 for its lifetime: CPU work
+// then takes about twice its CPU time in wall time, half of it waiting for
+// the CPU.
+class SharedCpu {
+ public:
+  SharedCpu() {
+    CPU_ZERO(&one_);
+    CPU_SET(0, &one_);
+    pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_);
+    pthread_setaffinity_np(pthread_self(), sizeof one_, &one_);
+    hog_ = std::thread([this] {
+      pthread_setaffinity_np(pthread_self(), sizeof one_, &one_);
+      volatile unsigned x = 0;
+      while (!stop_.load(std::memory_order_relaxed)) x = x + 1;
+    });
+    std::this_thread::sleep_for(20ms);
+  }
+  ~SharedCpu() {
+    stop_ = true;
+    hog_.join();
+    pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
+  }
+
+ private:
+  cpu_set_t one_, saved_;
+  std::atomic<bool> stop_{false};
+  std::thread hog_;
+};
+
 TEST_F(Watch, PreemptionIsNotAStall) {
-  // Pin this thread and a busy sibling to one CPU: 25 ms of CPU work then
-  // takes about 50 ms or more of wall time, half of it waiting for the CPU.
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  cpu_set_t saved;
-  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof saved, &saved), 0);
-  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
-  std::atomic<bool> stop{false};
-  std::thread hog([&] {
-    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-    volatile unsigned x = 0;
-    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
-  });
-  std::this_thread::sleep_for(20ms);
   std::chrono::nanoseconds wall{0};
-  unclog::run([&] {
-    for (int i = 0; i < 4; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      spin_cpu(25ms);
-      wall = std::max<std::chrono::nanoseconds>(wall, std::chrono::steady_clock::now() - t0);
-      unclog::yield();
-    }
-  });
-  stop = true;
-  hog.join();
-  pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
-  auto rs = reports.take();
-  for (const auto& r : rs) ADD_FAILURE() << r.text();
+  {
+    SharedCpu shared;
+    unclog::run([&] {
+      for (int i = 0; i < 4; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        spin_cpu(25ms);  // 25 ms of CPU, about 50 ms of wall time
+        wall = std::max<std::chrono::nanoseconds>(wall, std::chrono::steady_clock::now() - t0);
+        unclog::yield();
+      }
+    });
+  }
+  for (const auto& r : reports.take()) ADD_FAILURE() << r.text();
   // The scenario really happened: some step took longer than the resolution.
   EXPECT_GT(wall, 50ms) << "the sibling did not compete for the CPU";
 }
 
 TEST_F(Watch, PreemptionIsReportedWhenAsked) {
   unclog::set_report_preempted(true);
-  cpu_set_t one, saved;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  pthread_getaffinity_np(pthread_self(), sizeof saved, &saved);
-  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-  std::atomic<bool> stop{false};
-  std::thread hog([&] {
-    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-    volatile unsigned x = 0;
-    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
-  });
-  std::this_thread::sleep_for(20ms);
-  unclog::run([] { spin_cpu(40ms); });
-  stop = true;
-  hog.join();
-  pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+  {
+    SharedCpu shared;
+    unclog::run([] { spin_cpu(40ms); });
+  }
   unclog::set_report_preempted(false);
   auto rs = reports.take();
   ASSERT_EQ(rs.size(), 1u);
