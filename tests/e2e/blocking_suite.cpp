@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "unclog/gtest.hpp"
@@ -37,6 +38,12 @@ UNCLOG_TEST(Blocking, CleanUnclogTest) {
 
 // A plain TEST body is not watched: blocking here is not a finding.
 TEST(Plain, BlockingOutsideAnyHubIsNotReported) { usleep(120000); }
+
+// Death tests work under our main, inside and outside a hub.
+TEST(Death, HubChildDies) {
+  EXPECT_DEATH(unclog::run([] { std::abort(); }), "");
+  EXPECT_EXIT(unclog::run([] { std::exit(3); }), ::testing::ExitedWithCode(3), "");
+}
 
 // A hub on another thread outlives the test: its fibers are named.
 TEST(Leftover, FiberOutlivesTheTest) {

@@ -77,6 +77,22 @@ with tempfile.TemporaryDirectory() as tmp:
     check("fibers alive when a test ends are named", rc == 1 and "still alive when the test ended" in out
           and '"straggler"' in out, out)
 
+    # gtest's own machinery keeps working: sharding, repeat, death tests.
+    names = set()
+    codes = []
+    for index in range(2):
+        rc, out, err, _ = run(["--gtest_filter=Blocking.*"], {"GTEST_TOTAL_SHARDS": "2", "GTEST_SHARD_INDEX": str(index)})
+        codes.append(rc)
+        names |= set(re.findall(r"^\[ RUN      \] (\S+)", out, re.M))
+    check("sharding: the shards together run every test once",
+          names == {"Blocking.Usleep", "Blocking.Clean", "Blocking.SpinInUnclogTest", "Blocking.CleanUnclogTest"},
+          str(names))
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--gtest_repeat=2"])
+    check("--gtest_repeat: one failure per repetition", rc == 1 and out.count("[  FAILED  ] Blocking.Usleep (") == 2
+          and "unclog: 2 blocking reports in 1 test" in out, out)
+    rc, out, err, _ = run(["--gtest_filter=Death.*"])
+    check("death tests pass under our main", rc == 0 and "[  PASSED  ] 1 test" in out, out + err)
+
     # 2. Flags and environment.
     time_mode = {"UNCLOG_MODE": "time"}
     rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep"], {"UNCLOG_RESOLUTION": "10s", **time_mode})
