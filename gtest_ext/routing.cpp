@@ -1,6 +1,7 @@
 #include "routing.hpp"
 
 #include <atomic>
+#include <deque>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -30,7 +31,7 @@ struct State {
   std::thread::id test_thread;
   bool in_test = false;
   std::string test_name;
-  std::uint64_t hub_generation = 0;  // hubs started from here on belong to the test
+  std::deque<std::string> published_names;  // see test_started  std::uint64_t hub_generation = 0;  // hubs started from here on belong to the test
   std::vector<BlockingReport> queued;  // raised on other threads during the test
   Summary summary;
   std::set<std::string> tests_with_reports;
@@ -158,7 +159,10 @@ void test_started(const std::string& full_name) {
   s.in_test = true;
   s.test_name = full_name;
   s.hub_generation = detail::hub_generation();
-  watch::set_current_test(s.test_name.c_str());
+  // Reports on other threads read the name through a bare pointer at any
+  // time: each name gets storage that is never freed or moved.
+  s.published_names.push_back(full_name);
+  watch::set_current_test(s.published_names.back().c_str());
 }
 
 void test_ended() {

@@ -105,12 +105,13 @@ void dispatch(BlockingReport& r) {
 void report_hang(BlockingReport& r) {
   r.hang = true;
   dispatch(r);
-  std::string where = r.file.empty() ? r.function : r.file + ":" + std::to_string(r.line) + " in " + r.function;
-  std::fprintf(stderr, "unclog: hang: %s \"%s\" has held the loop for %lld ms (hang timeout %lld ms)%s%s%s; exiting\n",
-               r.test.empty() ? "fiber" : "fiber", r.fiber.c_str(),
-               static_cast<long long>(r.duration.count() / 1000000),
-               static_cast<long long>(hang_timeout().count() / 1000000), where.empty() ? "" : " at ",
-               where.c_str(), r.test.empty() ? "" : (" in test " + r.test).c_str());
+  std::string line = "unclog: hang: fiber \"" + r.fiber + "\" has held the loop for " +
+                     std::to_string(r.duration.count() / 1000000) + " ms (hang timeout " +
+                     std::to_string(hang_timeout().count() / 1000000) + " ms)";
+  if (!r.file.empty()) line += " at " + r.file + ":" + std::to_string(r.line);
+  if (!r.function.empty()) line += " in " + r.function;
+  if (!r.test.empty()) line += ", test " + r.test;
+  std::fprintf(stderr, "%s; exiting\n", line.c_str());
   Sinks& s = sinks();
   std::function<void(const BlockingReport&)> handler;
   {

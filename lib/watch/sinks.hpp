@@ -13,6 +13,8 @@ void dispatch(BlockingReport& report);
 // line "unclog: hang: ...", the hang handler, flush, _exit(1).
 [[noreturn]] void report_hang(BlockingReport& report);
 
+// The running test's name, stamped on reports (set by the gtest listener;
+// nullptr between tests). `name` must outlive its use.
 void set_current_test(const char* name) noexcept;
 const char* current_test() noexcept;
 

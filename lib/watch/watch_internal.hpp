@@ -17,8 +17,4 @@ StepSlot* existing_thread_slot() noexcept;
 // nullptr when detection is off. Starts the watchdog.
 StepSlot* slot_for_new_hub();
 
-// Used by the gtest integration to name the test in reports.
-void set_current_test(const char* name) noexcept;  // nullptr when between tests
-const char* current_test() noexcept;
-
 }  // namespace unclog::watch
