@@ -31,7 +31,8 @@ struct State {
   std::thread::id test_thread;
   bool in_test = false;
   std::string test_name;
-  std::deque<std::string> published_names;  // see test_started  std::uint64_t hub_generation = 0;  // hubs started from here on belong to the test
+  std::deque<std::string> published_names;  // see test_started
+  std::uint64_t hub_generation = 0;  // hubs started from here on belong to the test
   std::vector<BlockingReport> queued;  // raised on other threads during the test
   Summary summary;
   std::set<std::string> tests_with_reports;
