@@ -69,8 +69,12 @@ Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub())
 }
 
 Hub::~Hub() {
-  // Only reached with fibers left when run() failed (deadlock): their stacks
-  // are discarded without unwinding, which is all that can be done.
+  // With fibers left only when run() failed (deadlock, or an error of the
+  // backend): first the kernel must stop using their buffers, and the timer
+  // heap let go of them; then their stacks are discarded without unwinding.
+  backend_.reset();
+  timers_.clear();
+  if (pending_fiber_) release_fiber(pending_fiber_);
   for (Fiber* f : finished_) release_fiber(f);
   while (Fiber* f = all_head_) {
     all_head_ = f->all_next;

@@ -52,9 +52,11 @@ class TimerHeap {
 
   void set_live_hint(std::size_t live) noexcept { live_hint_ = live; }
 
-  ~TimerHeap() {
+  void clear() noexcept {
     for (const Entry& e : heap_) release_fiber(e.fiber);
+    heap_.clear();
   }
+  ~TimerHeap() { clear(); }
 
  private:
   static bool later(const Entry& a, const Entry& b) {
