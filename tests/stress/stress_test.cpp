@@ -26,10 +26,17 @@ int scale() {
   return v > 0 ? v : 1;
 }
 
+// ThreadSanitizer tracks at most 8128 threads and fibers at once.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kFibersPerScale = 4000;
+#else
+constexpr int kFibersPerScale = 10000;
+#endif
+
 }  // namespace
 
 TEST(Stress, TimersIoAndRandomCancellation) {
-  const int fibers = 10000 * scale();
+  const int fibers = kFibersPerScale * scale();
   unclog::set_default_stack_size(16 * 1024);
   int pipe_fds[2];
   ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);

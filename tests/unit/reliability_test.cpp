@@ -103,6 +103,9 @@ TEST(Reliability, SamplerNeverTakesAUsersSignal) {
 }
 
 TEST(Reliability, ForkInAWatchedProcessWorksInTheChild) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer does not support starting threads after a multi-threaded fork";
+#endif
   Reports reports;
   unclog::run([] { usleep(80000); });  // the watchdog is running now
   ASSERT_GE(reports.count(), 1u);
@@ -178,6 +181,9 @@ TEST(Reliability, SamplesInsideMallocDoNoHarm) {
 }
 
 TEST(Reliability, MoreFibersThanTheMappingLimitAllowsGuardPagesFor) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer tracks at most 8128 threads and fibers";
+#endif
   // With mprotect'ed guards, 40,000 stacks need 80,000 mappings (the
   // default vm.max_map_count is 65,530): guards must not cost mappings, or
   // the pool must fall back to unguarded stacks, never fail.
