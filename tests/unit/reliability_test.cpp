@@ -107,7 +107,7 @@ TEST(Reliability, ForkInAWatchedProcessWorksInTheChild) {
   GTEST_SKIP() << "ThreadSanitizer does not support starting threads after a multi-threaded fork";
 #endif
   Reports reports;
-  unclog::run([] { usleep(80000); });  // the watchdog is running now
+  unclog::run([] { usleep(150000); });  // the watchdog is running now
   ASSERT_GE(reports.count(), 1u);
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -117,7 +117,7 @@ TEST(Reliability, ForkInAWatchedProcessWorksInTheChild) {
     std::atomic<int> seen{0};
     unclog::add_report_sink([&](const unclog::BlockingReport&) { seen++; });
     unclog::run([] {
-      usleep(120000);
+      usleep(150000);
       unclog::sleep_for(10ms);
     });
     _exit(seen.load() >= 1 ? 0 : 3);

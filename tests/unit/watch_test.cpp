@@ -146,7 +146,7 @@ TEST_F(Watch, MutexHeldByAnotherThreadIsBlocked) {
 }
 
 TEST_F(Watch, FiberNameIsInTheReport) {
-  unclog::run([] { unclog::spawn({.name = "crawler-3"}, [] { usleep(120000); }).join(); });
+  unclog::run([] { unclog::spawn({.name = "crawler-3"}, [] { usleep(150000); }).join(); });
   auto rs = reports.take();
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_EQ(rs[0].fiber, "crawler-3");
@@ -172,9 +172,9 @@ TEST_F(Watch, GreenSleepsYieldsAndShortStepsAreQuiet) {
 
 TEST_F(Watch, OneReportPerBlockingStep) {
   unclog::run([] {
-    usleep(80000);
+    usleep(150000);
     unclog::yield();
-    usleep(80000);
+    usleep(150000);
   });
   EXPECT_EQ(reports.take().size(), 2u);
 }
@@ -195,7 +195,7 @@ TEST_F(Watch, AllowBlockingSilencesItsScopeOnly) {
       usleep(120000);
     }
     unclog::yield();
-    line = __LINE__; usleep(120000);
+    line = __LINE__; usleep(150000);
   });
   auto rs = reports.take();
   ASSERT_EQ(rs.size(), 1u);
@@ -283,7 +283,7 @@ TEST_F(Watch, BringYourOwnLoopSteps) {
   int line = 0;
   for (int i = 0; i < 3; ++i) {
     unclog::StepGuard step("my-loop");
-    if (i == 1) { line = __LINE__; usleep(120000); }
+    if (i == 1) { line = __LINE__; usleep(150000); }
   }
   auto rs = reports.take();
   ASSERT_EQ(rs.size(), 1u);
@@ -295,7 +295,7 @@ TEST_F(Watch, JsonLinesSink) {
   const std::string path = ::testing::TempDir() + "unclog_reports.jsonl";
   ::unlink(path.c_str());
   ASSERT_TRUE(unclog::set_json_report_file(path));
-  unclog::run([] { usleep(100000); });
+  unclog::run([] { usleep(150000); });
   unclog::set_json_report_file("");
   FILE* f = fopen(path.c_str(), "r");
   ASSERT_NE(f, nullptr);
