@@ -1,4 +1,5 @@
-// The hub: a fiber scheduler on one thread, with green I/O on io_uring.
+// The hub: a fiber scheduler on one thread, with green I/O on io_uring (or
+// epoll where io_uring is refused).
 //
 // Threading: a hub lives on the thread that called run(); its fibers,
 // handles and synchronisation primitives are used from that thread only.
@@ -9,7 +10,7 @@
 //   ready. A newly spawned fiber is ready at once; spawn() does not switch.
 // - One pass runs every fiber that was ready when the pass began, each as one
 //   step; fibers made ready during a pass run in the next pass, after the hub
-//   has submitted and reaped I/O. yield() therefore lets every other ready
+//   has submitted and reaped any pending I/O. yield() therefore lets every other ready
 //   fiber run once, and I/O completions are never starved by busy fibers.
 // - Timers fire in deadline order; equal deadlines fire in the order they
 //   were set. A timer never fires early.
