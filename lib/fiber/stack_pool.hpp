@@ -14,7 +14,6 @@ struct Stack {
   std::size_t mapped = 0;   // bytes mapped, guard included
   std::size_t usable = 0;   // bytes the fiber may use
   void* top() const { return static_cast<char*>(base) + mapped; }
-  void* guard_begin() const { return base; }
   std::size_t guard_size() const { return mapped - usable; }
   explicit operator bool() const { return base != nullptr; }
 };

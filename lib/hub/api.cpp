@@ -48,7 +48,6 @@ Fiber* current_fiber() noexcept {
 }
 void park() { require_hub("waiting").park(); }
 void unpark(Fiber* f) noexcept { f->hub->unpark(f); }
-Fiber*& wait_link(Fiber* f) noexcept { return f->wait_next; }
 
 }  // namespace detail
 

@@ -171,12 +171,14 @@ TEST_F(Watch, GreenSleepsYieldsAndShortStepsAreQuiet) {
 }
 
 TEST_F(Watch, OneReportPerBlockingStep) {
+  const std::uint64_t before = unclog::blocking_report_count();
   unclog::run([] {
     usleep(150000);
     unclog::yield();
     usleep(150000);
   });
   EXPECT_EQ(reports.take().size(), 2u);
+  EXPECT_EQ(unclog::blocking_report_count() - before, 2u);  // raised on this thread
 }
 
 TEST_F(Watch, LongStallIsSampledAgain) {

@@ -59,7 +59,6 @@ void release(Fiber* f) noexcept;  // drops the caller's reference
 Fiber* current_fiber() noexcept;  // nullptr outside a fiber
 void park();                      // suspend the current fiber until unpark()
 void unpark(Fiber* f) noexcept;   // make a parked fiber ready (FIFO)
-Fiber*& wait_link(Fiber* f) noexcept;  // intrusive link for wait queues
 
 }  // namespace detail
 }  // namespace unclog
