@@ -185,7 +185,13 @@ unsigned int sleep(unsigned int seconds) {
 }
 
 int usleep(useconds_t usec) {
-  if (watching()) check_timeout_ms("usleep", usec / 1e3 == 0 ? 1e-3 : usec / 1e3);
+  if (thread_watched()) [[unlikely]] {
+    if (unclog::watch::StepSlot* s = watching()) {
+      const int saved = errno;
+      record(s, "usleep(%.3g ms)", usec / 1e3);
+      errno = saved;
+    }
+  }
   return UNCLOG_REAL(usleep)(usec);
 }
 
