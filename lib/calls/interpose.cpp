@@ -72,91 +72,82 @@ struct FdInfo {
   bool file_io;        // regular file, directory, block device
 };
 
+// Classifies `fd` (fstat, fcntl, isatty); errno is kept.
 FdInfo describe_fd(int fd) {
+  const int saved = errno;
   FdInfo info{"fd", true, false, false};
   struct stat st;
-  if (fstat(fd, &st) != 0) return info;
-  const int fl = fcntl(fd, F_GETFL);
-  info.blocking_mode = fl >= 0 && !(fl & O_NONBLOCK);
-  if (S_ISSOCK(st.st_mode)) {
-    info.kind = "socket";
-    info.can_block = true;
-  } else if (S_ISFIFO(st.st_mode)) {
-    info.kind = "pipe";
-    info.can_block = true;
-  } else if (S_ISCHR(st.st_mode)) {
-    const bool tty = isatty(fd);
-    info.kind = tty ? "terminal" : "char device";
-    info.can_block = tty;  // /dev/null, /dev/urandom and friends never wait
-  } else {
-    info.kind = S_ISREG(st.st_mode) ? "file" : "fd";
-    info.file_io = true;
+  if (fstat(fd, &st) == 0) {
+    const int fl = fcntl(fd, F_GETFL);
+    info.blocking_mode = fl >= 0 && !(fl & O_NONBLOCK);
+    if (S_ISSOCK(st.st_mode)) {
+      info.kind = "socket";
+      info.can_block = true;
+    } else if (S_ISFIFO(st.st_mode)) {
+      info.kind = "pipe";
+      info.can_block = true;
+    } else if (S_ISCHR(st.st_mode)) {
+      const bool tty = isatty(fd);
+      info.kind = tty ? "terminal" : "char device";
+      info.can_block = tty;  // /dev/null, /dev/urandom and friends never wait
+    } else {
+      info.kind = S_ISREG(st.st_mode) ? "file" : "fd";
+      info.file_io = true;
+    }
   }
+  errno = saved;
   return info;
 }
 
-// Records `what` as a blocking call of the running step.
+// Records a blocking call of the running step, described printf-style;
+// errno is kept.
 void record(watch::StepSlot* s, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void record(watch::StepSlot* s, const char* fmt, ...) {
+  const int saved = errno;
   char what[watch::kCallText];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   watch::record_call(*s, what);
+  errno = saved;
 }
 
-// An fd-based call (read, write, recv, ...): reported when it can block.
-// `dontwait`: the call itself asked not to wait (MSG_DONTWAIT).
-void check_fd_slow(const char* call, int fd, std::size_t bytes, bool write_side, bool dontwait) {
-  watch::StepSlot* s = watching();
-  if (!s || dontwait) return;
-  const int saved = errno;
+// An fd-based call (read, write, recv, ...) in a watched step: recorded
+// when it can block.
+void check_fd_slow(watch::StepSlot* s, const char* call, int fd, std::size_t bytes, bool write_side) {
   const auto& cfg = watch::config();
   if (write_side && (fd == STDOUT_FILENO || fd == STDERR_FILENO) && !cfg.std_stream_reports.load()) {
-    errno = saved;
     return;  // logging and the test runner's own output
   }
   const FdInfo info = describe_fd(fd);
-  errno = saved;
   if (!info.blocking_mode) return;
   if (info.file_io) {
-    if (!cfg.file_io_reports.load()) return;
-    record(s, "%s(fd %d: %s, %zu bytes)", call, fd, info.kind, bytes);
-    return;
+    if (cfg.file_io_reports.load()) record(s, "%s(fd %d: %s, %zu bytes)", call, fd, info.kind, bytes);
+  } else if (info.can_block) {
+    record(s, "%s(fd %d: %s, blocking, %zu bytes)", call, fd, info.kind, bytes);
   }
-  if (!info.can_block) return;
-  record(s, "%s(fd %d: %s, blocking, %zu bytes)", call, fd, info.kind, bytes);
-  errno = saved;
 }
 
+// The fast checks: on a thread with no watched step, watching() is one TLS
+// load and a branch, and that is the whole cost of a call.
+// `dontwait`: the call itself asked not to wait (MSG_DONTWAIT).
 inline void check_fd(const char* call, int fd, std::size_t bytes, bool write_side, bool dontwait = false) {
-  if (watch::t_bound_slot) [[unlikely]] check_fd_slow(call, fd, bytes, write_side, dontwait);
-}
-
-void check_always_slow(const char* what) {
-  if (watch::StepSlot* s = watching()) {
-    const int saved = errno;
-    watch::record_call(*s, what);
-    errno = saved;
+  if (watch::StepSlot* s = watching()) [[unlikely]] {
+    if (!dontwait) check_fd_slow(s, call, fd, bytes, write_side);
   }
 }
-
-// The whole cost on an unwatched thread: one TLS load and a branch.
-inline bool thread_watched() noexcept { return watch::t_bound_slot != nullptr; }
 
 inline void check_always(const char* what) {
-  if (thread_watched()) [[unlikely]] check_always_slow(what);
+  if (watch::StepSlot* s = watching()) [[unlikely]] record(s, "%s", what);
 }
 
 double ms_of(const timespec* ts) { return ts ? ts->tv_sec * 1e3 + ts->tv_nsec / 1e6 : -1; }
 
-void check_timeout_ms(const char* call, double ms) {  // ms < 0: no timeout
+inline void check_timeout_ms(const char* call, double ms) {  // ms < 0: no timeout
   if (ms == 0) return;
-  if (watch::StepSlot* s = watching()) {
-    const int saved = errno;
+  if (watch::StepSlot* s = watching()) [[unlikely]] {
     if (ms < 0) record(s, "%s(no timeout)", call); else record(s, "%s(timeout %.3g ms)", call, ms);
-    errno = saved;
   }
 }
 
@@ -185,30 +176,18 @@ unsigned int sleep(unsigned int seconds) {
 }
 
 int usleep(useconds_t usec) {
-  if (thread_watched()) [[unlikely]] {
-    if (unclog::watch::StepSlot* s = watching()) {
-      const int saved = errno;
-      record(s, "usleep(%.3g ms)", usec / 1e3);
-      errno = saved;
-    }
-  }
+  if (unclog::watch::StepSlot* s = watching()) record(s, "usleep(%.3g ms)", usec / 1e3);
   return UNCLOG_REAL(usleep)(usec);
 }
 
 int nanosleep(const struct timespec* req, struct timespec* rem) {
-  if (watching()) {
-    char what[64];
-    snprintf(what, sizeof what, "nanosleep(%.3g ms)", ms_of(req));
-    check_always(what);
-  }
+  if (unclog::watch::StepSlot* s = watching()) record(s, "nanosleep(%.3g ms)", ms_of(req));
   return UNCLOG_REAL(nanosleep)(req, rem);
 }
 
 int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, struct timespec* rem) {
-  if (watching()) {
-    char what[80];
-    snprintf(what, sizeof what, "clock_nanosleep(%s%.3g ms)", flags & TIMER_ABSTIME ? "until " : "", ms_of(req));
-    check_always(what);
+  if (unclog::watch::StepSlot* s = watching()) {
+    record(s, "clock_nanosleep(%s%.3g ms)", flags & TIMER_ABSTIME ? "until " : "", ms_of(req));
   }
   return UNCLOG_REAL(clock_nanosleep)(clock, flags, req, rem);
 }
@@ -269,11 +248,7 @@ FILE* popen(const char* command, const char* type) {
 }
 
 int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res) {
-  if (unclog::watch::StepSlot* s = watching()) {
-    const int saved = errno;
-    record(s, "getaddrinfo(\"%s\")", node ? node : "");
-    errno = saved;
-  }
+  if (unclog::watch::StepSlot* s = watching()) record(s, "getaddrinfo(\"%s\")", node ? node : "");
   return UNCLOG_REAL(getaddrinfo)(node, service, hints, res);
 }
 
@@ -339,32 +314,32 @@ long syscall(long number, ...) {
 }
 
 int poll(struct pollfd* fds, nfds_t n, int timeout) {
-  if (timeout != 0 && watching()) check_timeout_ms("poll", timeout);
+  check_timeout_ms("poll", timeout);
   return UNCLOG_REAL(poll)(fds, n, timeout);
 }
 
 int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* t, const sigset_t* mask) {
-  if (watching()) check_timeout_ms("ppoll", ms_of(t));
+  check_timeout_ms("ppoll", ms_of(t));
   return UNCLOG_REAL(ppoll)(fds, n, t, mask);
 }
 
 int select(int n, fd_set* r, fd_set* w, fd_set* e, struct timeval* t) {
-  if (watching()) check_timeout_ms("select", t ? t->tv_sec * 1e3 + t->tv_usec / 1e3 : -1);
+  check_timeout_ms("select", t ? t->tv_sec * 1e3 + t->tv_usec / 1e3 : -1);
   return UNCLOG_REAL(select)(n, r, w, e, t);
 }
 
 int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const struct timespec* t, const sigset_t* mask) {
-  if (watching()) check_timeout_ms("pselect", ms_of(t));
+  check_timeout_ms("pselect", ms_of(t));
   return UNCLOG_REAL(pselect)(n, r, w, e, t, mask);
 }
 
 int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
-  if (timeout != 0 && watching()) check_timeout_ms("epoll_wait", timeout);
+  check_timeout_ms("epoll_wait", timeout);
   return UNCLOG_REAL(epoll_wait)(epfd, events, max, timeout);
 }
 
 int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, const sigset_t* mask) {
-  if (timeout != 0 && watching()) check_timeout_ms("epoll_pwait", timeout);
+  check_timeout_ms("epoll_pwait", timeout);
   return UNCLOG_REAL(epoll_pwait)(epfd, events, max, timeout, mask);
 }
 
@@ -376,7 +351,7 @@ ssize_t read(int fd, void* buf, size_t n) {
 }
 
 ssize_t readv(int fd, const struct iovec* iov, int cnt) {
-  if (watching()) check_fd("readv", fd, iov_bytes(iov, cnt), false);
+  if (unclog::watch::StepSlot* s = watching()) check_fd_slow(s, "readv", fd, iov_bytes(iov, cnt), false);
   return UNCLOG_REAL(readv)(fd, iov, cnt);
 }
 
@@ -386,7 +361,7 @@ ssize_t write(int fd, const void* buf, size_t n) {
 }
 
 ssize_t writev(int fd, const struct iovec* iov, int cnt) {
-  if (watching()) check_fd("writev", fd, iov_bytes(iov, cnt), true);
+  if (unclog::watch::StepSlot* s = watching()) check_fd_slow(s, "writev", fd, iov_bytes(iov, cnt), true);
   return UNCLOG_REAL(writev)(fd, iov, cnt);
 }
 
@@ -401,8 +376,9 @@ ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, 
 }
 
 ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
-  if (watching()) check_fd("recvmsg", fd, iov_bytes(msg->msg_iov, static_cast<int>(msg->msg_iovlen)), false,
-                           flags & MSG_DONTWAIT);
+  if (unclog::watch::StepSlot* s = watching(); s && !(flags & MSG_DONTWAIT)) {
+    check_fd_slow(s, "recvmsg", fd, iov_bytes(msg->msg_iov, static_cast<int>(msg->msg_iovlen)), false);
+  }
   return UNCLOG_REAL(recvmsg)(fd, msg, flags);
 }
 
@@ -417,8 +393,9 @@ ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockad
 }
 
 ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
-  if (watching()) check_fd("sendmsg", fd, iov_bytes(msg->msg_iov, static_cast<int>(msg->msg_iovlen)), true,
-                           flags & MSG_DONTWAIT);
+  if (unclog::watch::StepSlot* s = watching(); s && !(flags & MSG_DONTWAIT)) {
+    check_fd_slow(s, "sendmsg", fd, iov_bytes(msg->msg_iov, static_cast<int>(msg->msg_iovlen)), true);
+  }
   return UNCLOG_REAL(sendmsg)(fd, msg, flags);
 }
 

@@ -69,6 +69,8 @@ Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub())
 }
 
 Hub::~Hub() {
+  // The watchdog may ask the slot for a step's name later: not through us.
+  if (slot_) slot_->label_of.store(nullptr, std::memory_order_release);
   // With fibers left only when run() failed (deadlock, or an error of the
   // backend): first the kernel must stop using their buffers, and the timer
   // heap let go of them; then their stacks are discarded without unwinding.
@@ -172,18 +174,18 @@ void Hub::run(Task& root, const SpawnOptions& options) {
   // Nothing is lost: errors that cannot be rethrown are printed.
   std::size_t first_unprinted = root_error ? 0 : 1;
   for (std::size_t i = first_unprinted; i < detached_errors_.size(); ++i) {
+    const auto& [name, error] = detached_errors_[i];
     std::string what = "unknown exception";
     try {
-      std::rethrow_exception(detached_errors_[i]);
+      std::rethrow_exception(error);
     } catch (const std::exception& e) {
       what = e.what();
     } catch (...) {
     }
-    std::fprintf(stderr, "unclog: fiber \"%s\" also failed: %s\n", detached_error_names_[i].c_str(),
-                 what.c_str());
+    std::fprintf(stderr, "unclog: fiber \"%s\" also failed: %s\n", name.c_str(), what.c_str());
   }
   if (root_error) std::rethrow_exception(root_error);
-  if (!detached_errors_.empty()) std::rethrow_exception(detached_errors_.front());
+  if (!detached_errors_.empty()) std::rethrow_exception(detached_errors_.front().second);
 }
 
 void Hub::fiber_entry(fiber::Transfer t) {
@@ -228,8 +230,7 @@ void Hub::record_detached_error(Fiber* f) noexcept {
   if (f->error_seen || !f->error) return;
   f->error_seen = true;
   try {
-    detached_errors_.push_back(f->error);
-    detached_error_names_.push_back(f->name);
+    detached_errors_.emplace_back(f->name, f->error);
   } catch (...) {
     std::fprintf(stderr, "unclog: out of memory recording fiber \"%s\"'s exception\n", f->name.c_str());
   }
@@ -242,6 +243,7 @@ void Hub::loop() {
       release_fiber(std::exchange(pending_fiber_, nullptr));
     }
     for (Fiber* f : finished_) {
+      // The stack goes back now even if a JoinHandle keeps the Fiber.
       fiber::StackPool::local().release(f->stack);
       f->stack = {};
       release_fiber(f);
@@ -255,12 +257,12 @@ void Hub::loop() {
     if (live_ == 0) return;
 
     timers_.set_live_hint(live_);
-    if (!timers_.empty()) timers_.fire_due(monotonic_ns(), [this](Fiber* f) { wake_timer(f); });
+    fire_timers();
     if (ready_.empty()) {
       const std::int64_t next = timers_.next_deadline();
       if (next < 0 && !backend_->busy()) fail_deadlock();
       backend_->wait(next < 0 ? -1 : std::max<std::int64_t>(0, next - monotonic_ns()));
-      if (!timers_.empty()) timers_.fire_due(monotonic_ns(), [this](Fiber* f) { wake_timer(f); });
+      fire_timers();
     } else if (backend_->busy()) {
       backend_->poll();
     }
@@ -274,9 +276,12 @@ void Hub::report_later(std::uint64_t step, Fiber* f) noexcept {
   f->refs++;  // its name is needed after it may have finished
 }
 
-void Hub::wake_timer(Fiber* f) noexcept {
-  f->timer_fired = true;
-  unpark(f);
+void Hub::fire_timers() {
+  if (timers_.empty()) return;  // no clock read without timers
+  timers_.fire_due(monotonic_ns(), [this](Fiber* f) {
+    f->timer_fired = true;
+    unpark(f);
+  });
 }
 
 void Hub::resume_from_loop(Fiber* f) {

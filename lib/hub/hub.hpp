@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fiber.hpp"
@@ -72,7 +73,7 @@ class Hub {
   void switch_out();                   // from the running fiber to what runs next
   void resume_from_loop(Fiber* f);
   [[noreturn]] void finish(Fiber* f);  // after a fiber's task has returned
-  void wake_timer(Fiber* f) noexcept;
+  void fire_timers();
   void report_later(std::uint64_t step, Fiber* f) noexcept;
   [[noreturn]] void fail_deadlock();
 
@@ -94,8 +95,7 @@ class Hub {
   std::uint64_t pending_report_ = 0;   // step to report, 0 if none
   Fiber* pending_fiber_ = nullptr;     // ... and the fiber that ran it
   watch::StepSlot* slot_ = nullptr;    // null when detection is off
-  std::vector<std::exception_ptr> detached_errors_;
-  std::vector<std::string> detached_error_names_;
+  std::vector<std::pair<std::string, std::exception_ptr>> detached_errors_;  // fiber name, error
 };
 
 }  // namespace unclog::detail

@@ -25,39 +25,41 @@ long finish(long r) noexcept {
   return r;
 }
 
-long perform(Backend& b, const Request& r, std::int64_t timeout_ns) {
-  return finish(b.perform(r, timeout_ns < 0 ? -1 : timeout_ns));
-}
+// timeout_ns: -1 for none, as Backend::perform takes it.
+long perform(Backend& b, const Request& r, std::int64_t timeout_ns) { return finish(b.perform(r, timeout_ns)); }
 
 std::int64_t ns(Timeout t) noexcept { return t.count() < 0 ? 0 : t.count(); }
 
-// Plain libc with a deadline, for calls made outside a fiber.
-bool wait_ready(int fd, short events, Timeout t) {
+// Plain poll(2) for calls made outside a fiber: the ready events, or -1
+// with errno (ETIMEDOUT when `t` ns passed; t < 0: no limit).
+int poll_plain(int fd, short events, std::int64_t t) {
   pollfd p{fd, events, 0};
-  int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(t).count());
-  int r = ::poll(&p, 1, ms);
+  const int ms = t < 0 ? -1 : static_cast<int>((t + 999999) / 1000000);
+  const int r = ::poll(&p, 1, ms);
   if (r == 0) errno = ETIMEDOUT;
-  return r > 0;
+  return r > 0 ? p.revents : -1;
 }
+
+bool wait_ready(int fd, short events, std::int64_t t) { return poll_plain(fd, events, t) > 0; }
 
 ssize_t do_read(int fd, void* buf, size_t n, std::int64_t t) {
   if (Backend* b = fiber_backend()) return perform(*b, {Op::read, fd, buf, n}, t);
-  if (t >= 0 && !wait_ready(fd, POLLIN, Timeout(t))) return -1;
+  if (t >= 0 && !wait_ready(fd, POLLIN, t)) return -1;
   return ::read(fd, buf, n);
 }
 ssize_t do_write(int fd, const void* buf, size_t n, std::int64_t t) {
   if (Backend* b = fiber_backend()) return perform(*b, {Op::write, fd, const_cast<void*>(buf), n}, t);
-  if (t >= 0 && !wait_ready(fd, POLLOUT, Timeout(t))) return -1;
+  if (t >= 0 && !wait_ready(fd, POLLOUT, t)) return -1;
   return ::write(fd, buf, n);
 }
 ssize_t do_recv(int fd, void* buf, size_t n, int flags, std::int64_t t) {
   if (Backend* b = fiber_backend()) return perform(*b, {Op::recv, fd, buf, n, flags}, t);
-  if (t >= 0 && !wait_ready(fd, POLLIN, Timeout(t))) return -1;
+  if (t >= 0 && !wait_ready(fd, POLLIN, t)) return -1;
   return ::recv(fd, buf, n, flags);
 }
 ssize_t do_send(int fd, const void* buf, size_t n, int flags, std::int64_t t) {
   if (Backend* b = fiber_backend()) return perform(*b, {Op::send, fd, const_cast<void*>(buf), n, flags}, t);
-  if (t >= 0 && !wait_ready(fd, POLLOUT, Timeout(t))) return -1;
+  if (t >= 0 && !wait_ready(fd, POLLOUT, t)) return -1;
   return ::send(fd, buf, n, flags);
 }
 int do_accept(int fd, sockaddr* addr, socklen_t* len, std::int64_t t) {
@@ -67,7 +69,7 @@ int do_accept(int fd, sockaddr* addr, socklen_t* len, std::int64_t t) {
     r.addrlen = len;
     return static_cast<int>(perform(*b, r, t));
   }
-  if (t >= 0 && !wait_ready(fd, POLLIN, Timeout(t))) return -1;
+  if (t >= 0 && !wait_ready(fd, POLLIN, t)) return -1;
   return ::accept(fd, addr, len);
 }
 int do_connect(int fd, const sockaddr* addr, socklen_t len, std::int64_t t) {
@@ -81,14 +83,7 @@ int do_connect(int fd, const sockaddr* addr, socklen_t len, std::int64_t t) {
 }
 int do_poll(int fd, short events, std::int64_t t) {
   if (Backend* b = fiber_backend()) return static_cast<int>(perform(*b, {Op::poll, fd, nullptr, 0, events}, t));
-  pollfd p{fd, events, 0};
-  int ms = t < 0 ? -1 : static_cast<int>((t + 999999) / 1000000);
-  int r = ::poll(&p, 1, ms);
-  if (r == 0) {
-    errno = ETIMEDOUT;
-    return -1;
-  }
-  return r < 0 ? -1 : p.revents;
+  return poll_plain(fd, events, t);
 }
 
 }  // namespace

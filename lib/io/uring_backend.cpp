@@ -25,6 +25,13 @@ struct Completion {
 // user_data of CQEs nobody waits for (linked timeouts, cancel requests).
 constexpr __u64 kIgnored = 0;
 
+__kernel_timespec to_timespec(std::int64_t ns) {
+  __kernel_timespec ts{};
+  ts.tv_sec = ns / 1000000000;
+  ts.tv_nsec = ns % 1000000000;
+  return ts;
+}
+
 class UringBackend final : public Backend {
  public:
   explicit UringBackend(detail::Hub& hub) : hub_(hub) { setup(); }
@@ -39,10 +46,9 @@ class UringBackend final : public Backend {
     io_uring_sqe* sqe = next_sqe(timeout_ns >= 0 ? 2 : 1);
     prepare(sqe, r);
     io_uring_sqe_set_data(sqe, &c);
-    __kernel_timespec ts{};
+    __kernel_timespec ts{};  // read by the kernel at submission, while we wait
     if (timeout_ns >= 0) {
-      ts.tv_sec = timeout_ns / 1000000000;
-      ts.tv_nsec = timeout_ns % 1000000000;
+      ts = to_timespec(timeout_ns);
       sqe->flags |= IOSQE_IO_LINK;
       io_uring_sqe* t = io_uring_get_sqe(&ring_);
       io_uring_prep_link_timeout(t, &ts, 0);
@@ -75,14 +81,8 @@ class UringBackend final : public Backend {
 
   void wait(std::int64_t timeout_ns) override {
     io_uring_cqe* cqe = nullptr;
-    __kernel_timespec ts{};
-    __kernel_timespec* tsp = nullptr;
-    if (timeout_ns >= 0) {
-      ts.tv_sec = timeout_ns / 1000000000;
-      ts.tv_nsec = timeout_ns % 1000000000;
-      tsp = &ts;
-    }
-    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, tsp, nullptr);
+    __kernel_timespec ts = to_timespec(timeout_ns < 0 ? 0 : timeout_ns);
+    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ns < 0 ? nullptr : &ts, nullptr);
     // -ETIME: the timeout passed; -EINTR: a signal (the detector's sampler
     // or the user's) interrupted the wait. Both just mean "look again".
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) fail("io_uring_submit_and_wait_timeout", -r);

@@ -103,7 +103,6 @@ bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, i
     report.call = calls[i].what;
     report.calls = total;
     report.samples.insert(report.samples.begin(), std::move(sample));
-    locate(report);
     return true;
   }
   // Every call was allowed. Should the step still be reported for its time,
@@ -112,7 +111,6 @@ bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, i
     StackSample sample;
     sample.frames = std::move(first_stack);
     report.samples.push_back(std::move(sample));
-    locate(report);
   }
   return false;
 }

@@ -13,8 +13,9 @@ namespace unclog::watch {
 void record_call(StepSlot& slot, const char* what) noexcept;
 
 // Turns `report` into the report of the first recorded call whose stack has
-// no allowed function (built-in allowances: GoogleTest, the dynamic loader);
-// returns false when every call was allowed.
+// no allowed function (built-in allowances: GoogleTest, the dynamic loader),
+// its stack first among the samples; returns false when every call was
+// allowed. The caller locates the user's frame once all samples are in.
 bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, int n, unsigned total);
 
 }  // namespace unclog::watch

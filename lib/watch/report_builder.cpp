@@ -37,17 +37,21 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   r.hang = hang;
   r.thread = slot.tid;
   r.fiber = label ? label : "";
+  return r;
+}
+
+void add_signal_samples(BlockingReport& r, const StepSlot& slot) {
+  using std::chrono::nanoseconds;
   const int n = std::min<int>(slot.nsamples.load(std::memory_order_acquire), kMaxSamples);
   for (int i = 0; i < n; ++i) {
     const Sample& s = slot.samples[i];
     StackSample out;
-    out.offset = nanoseconds(s.at_ns - base.wall_ns);
+    out.offset = nanoseconds(s.at_ns - slot.base.wall_ns);
     out.captured_at = std::chrono::steady_clock::time_point(nanoseconds(s.at_ns));  // both CLOCK_MONOTONIC
     out.frames = symbolize(s.frames, s.nframes);
     r.samples.push_back(std::move(out));
   }
   locate(r);
-  return r;
 }
 
 }  // namespace unclog::watch

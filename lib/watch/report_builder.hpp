@@ -1,4 +1,4 @@
-// Turns a slot's samples and scheduler statistics into a BlockingReport:
+// Turns a slot's scheduler statistics and samples into a BlockingReport:
 // durations, classification, symbolized stacks, the first user frame.
 // Runs on the owning thread after the step (or on the watchdog for hangs);
 // never in a signal handler.
@@ -8,10 +8,14 @@
 
 namespace unclog::watch {
 
-// `timed`: the slot's base belongs to this step (the durations are known).
-// The samples are the signal's; call mode puts its own sample first.
+// Durations and kind only: cheap, so that a report can be dropped before
+// any stack is symbolized. `timed`: the slot's base belongs to this step
+// (the durations are known).
 BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const char* label, bool hang,
                             bool timed = true);
+
+// Appends the signal's samples, symbolized, and locates the user's frame.
+void add_signal_samples(BlockingReport& report, const StepSlot& slot);
 
 // blocked / cpu / preempted from the step's time split.
 StallKind classify(std::int64_t wall_ns, std::int64_t on_cpu_ns, std::int64_t runqueue_ns,

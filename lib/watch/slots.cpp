@@ -61,23 +61,20 @@ void finish_step(StepSlot& slot, std::uint64_t step, const char* label) {
   const bool called = slot.call_seq == step && slot.ncalls > 0;
   const SchedStat end = read_schedstat(slot.schedstat_fd);
   BlockingReport report = build_report(slot, end, label, /*hang=*/false, timed);
-  slot.nsamples.store(0, std::memory_order_relaxed);
   // One step, one report: the first blocking call nobody allowed, with the
-  // step's duration; else the time stall, if there was one.
+  // step's duration; else the time stall, if there was one. Decided before
+  // any stack is symbolized, so a dropped report costs nothing.
+  bool keep = false;
   if (called) {
-    const int kept = slot.ncalls;
-    const unsigned total = slot.calls_total;
+    keep = add_first_unallowed_call(report, slot.calls, slot.ncalls, slot.calls_total);
     slot.ncalls = 0;
     slot.calls_total = 0;
-    if (add_first_unallowed_call(report, slot.calls, kept, total)) {
-      report.timed = over;  // the step's duration matters only when it overran too
-      dispatch(report);
-      return;
-    }
+    if (keep) report.timed = over;  // the step's duration matters only when it overran too
   }
-  if (!over) return;
-  if (report.kind == StallKind::preempted && !config().report_preempted.load()) return;
-  dispatch(report);
+  if (!keep) keep = over && (report.kind != StallKind::preempted || config().report_preempted.load());
+  if (keep) add_signal_samples(report, slot);
+  slot.nsamples.store(0, std::memory_order_relaxed);
+  if (keep) dispatch(report);
 }
 
 }  // namespace unclog::watch

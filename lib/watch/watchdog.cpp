@@ -226,6 +226,7 @@ void hang_exit(StepSlot& s) {
   }
   SchedStat end = read_schedstat(s.schedstat_fd);
   BlockingReport report = build_report(s, end, running_label(s), /*hang=*/true);
+  add_signal_samples(report, s);
   report_hang(report);  // never returns
 }
 
