@@ -216,19 +216,17 @@ std::string running_test() {
 
 Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement, const char* file, int line) {
   ensure_configured();
+  const char* macro = expect == Expect::blocking ? "EXPECT_BLOCKING" : fatal ? "ASSERT_NO_BLOCKING" : "EXPECT_NO_BLOCKING";
   Scope scope{expect, {}, nullptr};
   {
     ScopeGuard guard(scope);
     if (in_fiber()) {
-      unclog::spawn({.name = expect == Expect::blocking ? "EXPECT_BLOCKING" : "EXPECT_NO_BLOCKING"},
-                    [&] { body.run(); })
-          .join();
+      unclog::spawn({.name = macro}, [&] { body.run(); }).join();
     } else {
       unclog::run([&] { body.run(); }, {.name = running_test().empty() ? "main" : running_test()});
     }
   }
   auto& reports = scope.reports;
-  const char* macro = expect == Expect::blocking ? "EXPECT_BLOCKING" : fatal ? "ASSERT_NO_BLOCKING" : "EXPECT_NO_BLOCKING";
   if (expect == Expect::no_blocking) {
     if (reports.empty()) return Outcome(true, file, line, "");
     for (std::size_t i = 0; i + 1 < reports.size(); ++i) add_failure(reports[i]);
@@ -243,8 +241,9 @@ Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement
                    std::string(macro) + "(" + statement + "): the detector is off (--unclog_mode=off)");
   }
   return Outcome(false, file, line,
-                 std::string("Expected: ") + statement + " blocks the loop for longer than the resolution (" +
-                     ms(resolution()) + ")\n  Actual: no step blocked");
+                 std::string("Expected: ") + statement +
+                     " blocks the loop (a step over the resolution, " + ms(resolution()) +
+                     ", or a blocking call)\n  Actual: no step blocked");
 }
 
 void run_test_body(Body& body, const char* suite, const char* name) {
