@@ -14,13 +14,6 @@
 namespace unclog::detail {
 namespace {
 
-
-// Every resume point records the context that jumped to it, where the
-// jumper asked (see context.hpp). A finished fiber passes nullptr.
-inline void store_prev(fiber::Transfer t) noexcept {
-  if (t.data) *static_cast<fiber::Context*>(t.data) = t.fctx;
-}
-
 // Every running hub, for live_fibers(): fibers still alive when a test ends.
 struct HubRegistry {
   std::mutex mu;
@@ -110,7 +103,7 @@ Fiber* Hub::make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptio
     delete f;
     throw;
   }
-  f->ctx = fiber::make_context(f->stack, &Hub::fiber_entry);
+  f->ctx = fiber::make_context<&Hub::fiber_entry>(f->stack);
   f->target = fiber::target_of(f->stack, fiber::tsan_create_fiber());
   f->owned_task = std::move(owned);
   f->task = task;
@@ -188,9 +181,8 @@ void Hub::run(Task& root, const SpawnOptions& options) {
   if (!detached_errors_.empty()) std::rethrow_exception(detached_errors_.front().second);
 }
 
-void Hub::fiber_entry(fiber::Transfer t) {
+void Hub::fiber_entry() {
   fiber::on_first_entry();
-  store_prev(t);
   Hub* hub = Hub::t_current_;
   Fiber* f = hub->running_;
   try {
@@ -222,8 +214,7 @@ void Hub::finish(Fiber* f) {
   finished_.push_back(f);
   if (std::uint64_t s = watch::step_end(slot_)) report_later(s, f);
   running_ = nullptr;
-  fiber::jump(loop_ctx_, nullptr, loop_target_, /*exiting=*/true);
-  __builtin_unreachable();
+  fiber::exit_to(loop_ctx_, loop_target_);
 }
 
 void Hub::record_detached_error(Fiber* f) noexcept {
@@ -288,7 +279,7 @@ void Hub::resume_from_loop(Fiber* f) {
   running_ = f;
   f->state = FiberState::running;
   watch::step_begin(slot_);
-  store_prev(fiber::jump(f->ctx, &loop_ctx_, f->target));
+  fiber::switch_to(&loop_ctx_, f->ctx, f->target);
 }
 
 void Hub::switch_out() {
@@ -305,14 +296,14 @@ void Hub::switch_out() {
       --pass_left_;
       running_ = next;
       next->state = FiberState::running;
-      if (next != self) store_prev(fiber::jump(next->ctx, &self->ctx, next->target));
+      if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
       return;
     }
   } else if (std::uint64_t s = watch::step_end(slot_)) {
     report_later(s, self);
   }
   running_ = nullptr;
-  store_prev(fiber::jump(loop_ctx_, &self->ctx, loop_target_));
+  fiber::switch_to(&self->ctx, loop_ctx_, loop_target_);
 }
 
 void Hub::yield() {

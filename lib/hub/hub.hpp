@@ -67,7 +67,7 @@ class Hub {
 
  private:
   Fiber* make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptions& options);
-  static void fiber_entry(fiber::Transfer t);
+  static void fiber_entry();
   void loop();
   void run_pass();
   void switch_out();                   // from the running fiber to what runs next
