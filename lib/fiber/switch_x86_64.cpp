@@ -5,8 +5,12 @@
 //             by the ABI, so a fiber's rounding mode stays its own
 //   6 × 8     r15, r14, r13, r12, rbx, rbp
 //   8         the return address into the code that switched away
-// The control words are reloaded only when they differ from the ones just
-// saved: ldmxcsr and fldcw cost more than the rest of the switch together.
+// Both control words are reloaded only when the resumed context's MXCSR
+// differs from the one just saved: ldmxcsr and fldcw cost more than the rest
+// of the switch, and reading the x87 word back to compare it stalls on its
+// store (2 ns per round trip). fesetround() and feenableexcept() change
+// both words, so MXCSR tells; a change of the x87 word alone (its precision
+// field) is not noticed.
 //
 // No CFI: a sampling signal that lands mid-switch unwinds no further than
 // this function, which is the truth about that instant.
@@ -27,12 +31,9 @@ unclog_fiber_switch:
   stmxcsr (%rsp)
   fnstcw 4(%rsp)
   movl (%rsp), %eax
-  movzwl 4(%rsp), %ecx
   movq %rsp, (%rdi)
   movq %rsi, %rsp
   cmpl (%rsp), %eax
-  jne 2f
-  cmpw 4(%rsp), %cx
   jne 2f
 1:
   addq $8, %rsp

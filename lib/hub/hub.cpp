@@ -41,7 +41,7 @@ void release_fiber(Fiber* f) noexcept {
   }
 }
 
-__attribute__((tls_model("initial-exec"))) thread_local Hub* Hub::t_current_ = nullptr;
+__attribute__((tls_model("initial-exec"))) constinit thread_local Hub* Hub::t_current_ = nullptr;
 
 Fiber* running_fiber_for_signal() noexcept {
   Hub* h = Hub::current();
@@ -50,6 +50,7 @@ Fiber* running_fiber_for_signal() noexcept {
 
 Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub()) {
   if (slot_) {
+    marks_ = slot_;
     slot_->loop.store(this, std::memory_order_release);
     slot_->label_of.store(
         [](const void* hub) -> const char* {
@@ -212,7 +213,7 @@ void Hub::finish(Fiber* f) {
     }
   }
   finished_.push_back(f);
-  if (std::uint64_t s = watch::step_end(slot_)) report_later(s, f);
+  if (std::uint64_t s = end_step()) report_later(s, f);
   running_ = nullptr;
   fiber::exit_to(loop_ctx_, loop_target_);
 }
@@ -240,8 +241,8 @@ void Hub::loop() {
       release_fiber(f);
     }
     finished_.clear();
-    if (pass_left_ > 0 && !ready_.empty()) {  // the pass goes on
-      --pass_left_;
+    const std::uint64_t next_step = marks_->seq.load(std::memory_order_relaxed) + 1;
+    if (next_step < pass_end_ && !ready_.empty()) {  // the pass goes on
       resume_from_loop(ready_.pop());
       continue;
     }
@@ -257,7 +258,7 @@ void Hub::loop() {
     } else if (backend_->busy()) {
       backend_->poll();
     }
-    pass_left_ = ready_.size();
+    pass_end_ = next_step + 2 * ready_.size();
   }
 }
 
@@ -275,33 +276,63 @@ void Hub::fire_timers() {
   });
 }
 
-void Hub::resume_from_loop(Fiber* f) {
+std::uint64_t Hub::end_step() noexcept {
+  if (slot_) return watch::step_end(slot_);
+  own_marks_.seq.store(own_marks_.seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return 0;
+}
+
+void Hub::begin_step(Fiber* f) noexcept {
   running_ = f;
   f->state = FiberState::running;
-  watch::step_begin(slot_);
+  // Before the step begins: a watchdog that lowers check_at for this step
+  // does so after it has seen the step begin, and is not overwritten.
+  marks_->check_at.store(pass_end_, std::memory_order_relaxed);
+  marks_->seq.store(marks_->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+void Hub::resume_from_loop(Fiber* f) {
+  begin_step(f);
   fiber::switch_to(&loop_ctx_, f->ctx, f->target);
 }
 
 void Hub::switch_out() {
   Fiber* self = running_;
-  // The pass is over but the loop has nothing to do between passes (no
-  // timers, no I/O, nothing to free): start the next pass from here and
-  // save two context switches.
-  if (pass_left_ == 0 && timers_.empty() && finished_.empty() && !backend_->busy()) pass_left_ = ready_.size();
-  if (pass_left_ > 0) {
-    if (std::uint64_t s = watch::step_switch(slot_)) {
-      report_later(s, self);  // built on the loop's stack, not this fiber's
-    } else {
+  if (watch::step_switch(*marks_)) [[likely]] {  // the pass goes on, nothing to check
+    Fiber* next = ready_.pop();
+    running_ = next;
+    next->state = FiberState::running;
+    if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
+    return;
+  }
+  switch_out_slow(self);
+}
+
+// The pass is over, or the detector wants this step's end checked.
+void Hub::switch_out_slow(Fiber* self) {
+  const std::uint64_t s = marks_->seq.load(std::memory_order_relaxed);
+  // check_at is 0 only when the watchdog or call mode lowered it: only then
+  // is `target` worth a load (from another cache line).
+  const bool checked = marks_->check_at.load(std::memory_order_acquire) == 0 && slot_ &&
+                       slot_->target.load(std::memory_order_relaxed) == s;
+  if (!checked) {
+    // The pass is over but the loop has nothing to do between passes (no
+    // timers, no I/O, nothing to free): start the next pass from here and
+    // save two context switches.
+    if (s + 2 >= pass_end_ && timers_.empty() && finished_.empty() && !backend_->busy())
+      pass_end_ = s + 2 + 2 * ready_.size();
+    if (s + 2 < pass_end_) {  // end this step and begin the next in one store
       Fiber* next = ready_.pop();
-      --pass_left_;
       running_ = next;
       next->state = FiberState::running;
+      marks_->check_at.store(pass_end_, std::memory_order_relaxed);
+      marks_->seq.store(s + 2, std::memory_order_release);
       if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
       return;
     }
-  } else if (std::uint64_t s = watch::step_end(slot_)) {
-    report_later(s, self);
   }
+  marks_->seq.store(s + 1, std::memory_order_release);
+  if (checked) report_later(s, self);  // built on the loop's stack, not this fiber's
   running_ = nullptr;
   fiber::switch_to(&self->ctx, loop_ctx_, loop_target_);
 }
@@ -316,12 +347,6 @@ void Hub::yield() {
 void Hub::park() {
   running_->state = FiberState::parked;
   switch_out();
-}
-
-void Hub::unpark(Fiber* f) noexcept {
-  if (f->state != FiberState::parked) return;
-  f->state = FiberState::ready;
-  ready_.push(f);
 }
 
 bool Hub::park_until(std::int64_t deadline_ns) {

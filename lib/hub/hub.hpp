@@ -5,7 +5,10 @@
 // the pass (one context switch, not two); when the pass is over, or a step
 // needs its blocking report built, control returns to the loop context, which
 // reaps finished fibers, fires timers and submits/reaps I/O in one syscall,
-// blocking only when nothing is ready.
+// blocking only when nothing is ready. A pass is counted in step sequence
+// numbers (pass_end_), so that the switch's one comparison against the
+// slot's check_at both ends the pass and catches a step the detector wants
+// checked (see watch/step_slot.hpp).
 //
 // Threading: everything here runs on the hub's thread.
 #pragma once
@@ -35,7 +38,7 @@ std::vector<std::string> live_fibers_since(std::uint64_t generation);
 class Hub {
   // initial-exec: a plain %fs-relative load on every yield, instead of a
   // call to __tls_get_addr (libunclog is linked, not dlopen'ed).
-  __attribute__((tls_model("initial-exec"))) static thread_local Hub* t_current_;
+  __attribute__((tls_model("initial-exec"))) static constinit thread_local Hub* t_current_;
 
  public:
   Hub();
@@ -54,7 +57,11 @@ class Hub {
 
   void yield();
   void park();                        // the running fiber waits for unpark()
-  void unpark(Fiber* f) noexcept;     // no-op unless f is parked
+  void unpark(Fiber* f) noexcept {   // no-op unless f is parked
+    if (f->state != FiberState::parked) return;
+    f->state = FiberState::ready;
+    ready_.push(f);
+  }
   // Parks the running fiber until `deadline_ns` (-1: none), an unpark(), or
   // cancel. Returns true when the deadline passed.
   bool park_until(std::int64_t deadline_ns);
@@ -71,6 +78,9 @@ class Hub {
   void loop();
   void run_pass();
   void switch_out();                   // from the running fiber to what runs next
+  void switch_out_slow(Fiber* self);
+  std::uint64_t end_step() noexcept;   // the step's number if it needs a report, else 0
+  void begin_step(Fiber* f) noexcept;
   void resume_from_loop(Fiber* f);
   [[noreturn]] void finish(Fiber* f);  // after a fiber's task has returned
   void fire_timers();
@@ -90,11 +100,13 @@ class Hub {
   std::vector<Fiber*> finished_;       // done fibers whose stacks await release
   std::vector<Fiber*> unobserved_;     // failed, neither joined nor detached yet
   std::size_t live_ = 0;               // fibers not yet done
-  std::size_t pass_left_ = 0;          // steps left in the current pass
+  std::uint64_t pass_end_ = 0;         // number of the first step after the pass
   std::uint64_t spawned_ = 0;
   std::uint64_t pending_report_ = 0;   // step to report, 0 if none
   Fiber* pending_fiber_ = nullptr;     // ... and the fiber that ran it
   watch::StepSlot* slot_ = nullptr;    // null when detection is off
+  watch::StepMarks own_marks_;         // counts steps when it is off
+  watch::StepMarks* marks_ = &own_marks_;  // slot_ or own_marks_
   std::vector<std::pair<std::string, std::exception_ptr>> detached_errors_;  // fiber name, error
 };
 

@@ -60,6 +60,7 @@ void record_call(StepSlot& slot, const char* what) noexcept {
     ++slot.ncalls;
   }
   slot.target.store(seq, std::memory_order_release);
+  request_check(slot);
 }
 
 // The record starts in our own code (the interposed function and what it

@@ -3,14 +3,19 @@
 // The owning thread marks each step with release stores to `seq` (odd while
 // a step runs; a direct switch from one step to the next is a single +2;
 // release is a plain mov on x86 and orders the owner's reads of `base`
-// before the watchdog's next write of it), and one load of `target`; no
-// syscall, lock or allocation. The
-// watchdog thread reads `seq` a few times per resolution; when a step has
-// run a full resolution it stores `target` and signals the thread, whose
+// before the watchdog's next write of it); no syscall, lock or allocation.
+// The watchdog thread reads `seq` a few times per resolution; when a step
+// has run a full resolution it stores `target` and signals the thread, whose
 // handler appends a frame sample; call mode stores `target` when the step
 // makes a blocking call. At step end the owner compares `target` with the
-// step's sequence (one load) and, only when they match, builds the report
-// on the slow path.
+// step's sequence and, only when they match, builds the report on the slow
+// path.
+//
+// The hub's direct switches skip even that load: they compare `seq` with
+// `check_at`, which the hub sets to the end of its pass (it has to count the
+// steps of a pass anyway), and which whoever stores `target` lowers to 0
+// after it. One comparison then both ends a pass and catches a targeted
+// step, and watching costs a hub nothing it did not already do.
 //
 // Lifetime: a slot is created by attach() on its thread and lives until that
 // thread exits; the watchdog only touches it under the registry lock.
@@ -48,9 +53,18 @@ struct SchedStat {
   bool valid = false;
 };
 
-struct StepSlot {
+// The two words a hub's direct switch reads. A hub with detection off keeps
+// its own, which nobody else reads.
+struct StepMarks {
+  std::atomic<std::uint64_t> seq{0};          // odd while a step runs; owner writes
+  // step_switch() refuses to begin a step numbered >= check_at. The owner
+  // sets it before beginning a step; the watchdog and call mode store 0
+  // (release, after `target`) to have the running step's end checked.
+  std::atomic<std::uint64_t> check_at{0};
+};
+
+struct StepSlot : StepMarks {
   // --- written by the owning thread ---
-  std::atomic<std::uint64_t> seq{0};          // odd while a step runs
   // Name of the running step, for reports: the StepGuard's label, or asked
   // of the loop (the hub names its running fiber) so that marking a step
   // stores nothing else. Set when a loop attaches, not per step.
@@ -116,18 +130,19 @@ inline std::uint64_t step_end(StepSlot* slot) noexcept {
   return 0;
 }
 
-// Ends the running step and begins the next in one store. When the ending
-// step needs a report, only ends it and returns its sequence (finish it,
-// then step_begin() the next); otherwise returns 0.
-inline std::uint64_t step_switch(StepSlot* slot) noexcept {
-  if (!slot) return 0;
-  const std::uint64_t s = slot->seq.load(std::memory_order_relaxed);
-  if (slot->target.load(std::memory_order_relaxed) == s) [[unlikely]] {
-    slot->seq.store(s + 1, std::memory_order_release);
-    return s;
-  }
-  slot->seq.store(s + 2, std::memory_order_release);
-  return 0;
+// Asks for the running step's end to be checked against `target` (stored
+// just before). Any thread.
+inline void request_check(StepMarks& m) noexcept { m.check_at.store(0, std::memory_order_release); }
+
+// The hub's direct switch: ends the running step and begins the next with
+// one store, unless that step would be numbered check_at or later; then it
+// touches nothing and returns false, and the caller ends the step the slow
+// way (step_end) and decides what runs next. Owner thread.
+inline bool step_switch(StepMarks& m) noexcept {
+  const std::uint64_t s = m.seq.load(std::memory_order_relaxed);
+  if (s + 2 >= m.check_at.load(std::memory_order_acquire)) [[unlikely]] return false;
+  m.seq.store(s + 2, std::memory_order_release);
+  return true;
 }
 
 }  // namespace unclog::watch

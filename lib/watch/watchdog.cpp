@@ -61,6 +61,7 @@ void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
   s.sampling_seq = seq;
   s.nsamples.store(0, std::memory_order_relaxed);
   s.target.store(seq, std::memory_order_release);
+  request_check(s);
   s.sample_interval_ns = s.resolution_ns.load(std::memory_order_relaxed);
   s.next_sample_ns = now + s.sample_interval_ns;
   send_sample_signal(s);

@@ -48,11 +48,13 @@ BENCHMARK(BM_RawContextRoundTrip)->Unit(benchmark::kMillisecond);
 // --- two hub fibers yielding to each other: one round trip = two yields ---
 void ping_pong(int round_trips) {
   unclog::run([round_trips] {
-    auto other = unclog::spawn([round_trips] {
+    auto body = [round_trips] {
       for (int i = 0; i < round_trips; ++i) unclog::yield();
-    });
-    for (int i = 0; i < round_trips; ++i) unclog::yield();
-    other.join();
+    };
+    auto a = unclog::spawn(body);
+    auto b = unclog::spawn(body);
+    a.join();
+    b.join();
   });
 }
 
@@ -71,13 +73,16 @@ void BM_UnclogStepMarks(benchmark::State& state) {
   constexpr int kSteps = 1000000;
   unclog::hub_blocking_detection(true, 50ms);
   unclog::watch::StepSlot* slot = unclog::watch::slot_for_new_hub();  // registered, watchdog running
+  constexpr std::uint64_t kNoPassEnd = ~std::uint64_t{0};
+  slot->check_at.store(kNoPassEnd);
   unclog::watch::step_begin(slot);
   for (auto _ : state) {
     for (int i = 0; i < kSteps; ++i) {
       benchmark::ClobberMemory();
       // What the hub does between two fibers: end one step, begin the next.
-      if (std::uint64_t s = unclog::watch::step_switch(slot)) {
-        unclog::watch::finish_step(*slot, s, "bench");
+      if (!unclog::watch::step_switch(*slot)) {
+        if (std::uint64_t s = unclog::watch::step_end(slot)) unclog::watch::finish_step(*slot, s, "bench");
+        slot->check_at.store(kNoPassEnd);
         unclog::watch::step_begin(slot);
       }
     }

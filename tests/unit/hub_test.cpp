@@ -1,6 +1,8 @@
 // The hub: run/spawn/join/yield/sleep_for, ordering, exceptions, deadlocks.
 #include <gtest/gtest.h>
 
+#include <cfenv>
+
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -179,6 +181,33 @@ TEST(Hub, CancelEndsASleepEarly) {
     EXPECT_TRUE(h.join());
     EXPECT_LT(Clock::now() - t0, 5s);
   });
+}
+
+// The rounding mode is callee-saved: a fiber that changes it and yields
+// keeps it, and the others do not see it.
+TEST(Hub, RoundingModeStaysWithItsFiber) {
+  const int outside = std::fegetround();
+  int seen_by_other = -1, kept_by_changer = -1, fresh_fiber = -1;
+  unclog::run([&] {
+    auto changer = unclog::spawn([&] {
+      std::fesetround(FE_UPWARD);
+      unclog::yield();
+      unclog::yield();  // the other reads while this fiber is still upward
+      kept_by_changer = std::fegetround();
+      std::fesetround(FE_TONEAREST);
+    });
+    auto other = unclog::spawn([&] {
+      unclog::yield();  // after the changer's fesetround
+      seen_by_other = std::fegetround();
+      unclog::spawn([&] { fresh_fiber = std::fegetround(); }).join();
+    });
+    changer.join();
+    other.join();
+  });
+  EXPECT_EQ(kept_by_changer, FE_UPWARD);
+  EXPECT_EQ(seen_by_other, FE_TONEAREST);
+  EXPECT_EQ(fresh_fiber, FE_TONEAREST);
+  EXPECT_EQ(std::fegetround(), outside);
 }
 
 TEST(Hub, SmallStacksWork) {

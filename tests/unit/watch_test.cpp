@@ -181,6 +181,30 @@ TEST_F(Watch, OneReportPerBlockingStep) {
   EXPECT_EQ(unclog::blocking_report_count() - before, 2u);  // raised on this thread
 }
 
+// Fibers that yield to each other switch directly, without the loop: a stall
+// in the middle of such a run is still reported once, for its own fiber, and
+// the steps around it are not.
+TEST_F(Watch, StallBetweenDirectSwitchesIsReportedForItsFiber) {
+  auto ping_pong = [](bool stall) {
+    for (int i = 0; i < 200; ++i) {
+      if (stall && i == 100) spin_cpu(150ms);
+      unclog::yield();
+    }
+  };
+  unclog::run([&] {
+    auto a = unclog::spawn({.name = "a"}, [&] { ping_pong(false); });
+    auto b = unclog::spawn({.name = "b"}, [&] { ping_pong(true); });
+    auto c = unclog::spawn({.name = "c"}, [&] { ping_pong(false); });
+    a.join();
+    b.join();
+    c.join();
+  });
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].fiber, "b");
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::cpu) << rs[0].text();
+}
+
 TEST_F(Watch, LongStallIsSampledAgain) {
   unclog::run([] { spin_cpu(450ms); });
   auto rs = reports.take();
