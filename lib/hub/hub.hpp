@@ -81,6 +81,7 @@ class Hub {
   void switch_out_slow(Fiber* self);
   std::uint64_t end_step() noexcept;   // the step's number if it needs a report, else 0
   void begin_step(Fiber* f) noexcept;
+  void prefetch_next_stack() const noexcept;
   void resume_from_loop(Fiber* f);
   [[noreturn]] void finish(Fiber* f);  // after a fiber's task has returned
   void fire_timers();

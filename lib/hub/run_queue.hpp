@@ -10,6 +10,7 @@ class RunQueue {
  public:
   bool empty() const noexcept { return head_ == nullptr; }
   std::size_t size() const noexcept { return size_; }
+  Fiber* front() const noexcept { return head_; }
   void push(Fiber* f) noexcept {
     f->run_next = nullptr;
     if (tail_) tail_->run_next = f; else head_ = f;
