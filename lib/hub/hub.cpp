@@ -291,35 +291,10 @@ void Hub::begin_step(Fiber* f) noexcept {
   marks_->seq.store(marks_->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
-// With many fibers, each one's stack has left the cache by the time it runs
-// again; its first lines are fetched while the fiber before it runs (2.5 ns
-// of the 70 a nop takes through the hub, tests/bench/io_bench).
-void Hub::prefetch_next_stack() const noexcept {
-  if (const Fiber* after = ready_.front()) {
-    const char* sp = static_cast<const char*>(after->ctx);
-    __builtin_prefetch(sp);
-    __builtin_prefetch(sp + 64);
-    __builtin_prefetch(sp + 128);
-  }
-}
-
 void Hub::resume_from_loop(Fiber* f) {
   prefetch_next_stack();
   begin_step(f);
   fiber::switch_to(&loop_ctx_, f->ctx, f->target);
-}
-
-void Hub::switch_out() {
-  Fiber* self = running_;
-  if (watch::step_switch(*marks_)) [[likely]] {  // the pass goes on, nothing to check
-    Fiber* next = ready_.pop();
-    prefetch_next_stack();
-    running_ = next;
-    next->state = FiberState::running;
-    if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
-    return;
-  }
-  switch_out_slow(self);
 }
 
 // The pass is over, or the detector wants this step's end checked.
@@ -349,18 +324,6 @@ void Hub::switch_out_slow(Fiber* self) {
   if (checked) report_later(s, self);  // built on the loop's stack, not this fiber's
   running_ = nullptr;
   fiber::switch_to(&self->ctx, loop_ctx_, loop_target_);
-}
-
-void Hub::yield() {
-  Fiber* self = running_;
-  self->state = FiberState::ready;
-  ready_.push(self);
-  switch_out();
-}
-
-void Hub::park() {
-  running_->state = FiberState::parked;
-  switch_out();
 }
 
 bool Hub::park_until(std::int64_t deadline_ns) {
