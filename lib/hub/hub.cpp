@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -25,7 +26,53 @@ HubRegistry& hub_registry() {
   return *r;
 }
 
+// Freed Fibers' memory, kept for the next spawn on this thread (a Fiber
+// freed on another thread goes to that thread's list: blocks are alike).
+constexpr std::align_val_t kFiberAlign{alignof(Fiber)};
+thread_local bool t_fiber_memory_gone = false;  // trivially destructible: valid at thread exit
+
+class FiberMemory {
+ public:
+  ~FiberMemory() {
+    t_fiber_memory_gone = true;  // Fibers freed later (static handles) go straight back
+    for (void* p : free_) ::operator delete(p, kFiberAlign);
+  }
+  void* take() {
+    if (free_.empty()) return ::operator new(sizeof(Fiber), kFiberAlign);
+    void* p = free_.back();
+    free_.pop_back();
+    return p;
+  }
+  void give(void* p) noexcept {
+    if (free_.size() < kKept) {
+      try {
+        free_.push_back(p);
+        return;
+      } catch (...) {
+      }
+    }
+    ::operator delete(p, kFiberAlign);
+  }
+
+ private:
+  static constexpr std::size_t kKept = 4096;
+  std::vector<void*> free_;
+};
+thread_local FiberMemory t_fiber_memory;
+
 }  // namespace
+
+void* Fiber::operator new(std::size_t size) {
+  (void)size;  // always sizeof(Fiber): nothing derives from it
+  return t_fiber_memory_gone ? ::operator new(sizeof(Fiber), kFiberAlign) : t_fiber_memory.take();
+}
+void Fiber::operator delete(void* p) noexcept {
+  if (t_fiber_memory_gone) {
+    ::operator delete(p, kFiberAlign);
+  } else {
+    t_fiber_memory.give(p);
+  }
+}
 
 std::int64_t monotonic_ns() noexcept {
   timespec ts;
