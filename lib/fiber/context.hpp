@@ -94,13 +94,14 @@ void boost_entry(boost::context::detail::transfer_t t) {
 
 // A fresh context that will run E on `stack` when first switched to. The
 // new context starts with the creating thread's floating-point control words.
+// `color` bytes (a multiple of 16) are left unused at the top of the stack.
 template <Entry E>
-Context make_context(const Stack& stack) {
+Context make_context(const Stack& stack, std::size_t color = 0) {
 #if UNCLOG_OWN_SWITCH
   // The frame unclog_fiber_switch pops: control words, r15, r14, r13,
   // r12 (E), rbx, rbp, then the return address, unclog_fiber_start, which
   // runs with the stack 16-byte aligned, as before a call.
-  auto** sp = static_cast<void**>(stack.top());
+  auto** sp = reinterpret_cast<void**>(static_cast<char*>(stack.top()) - color);
   *--sp = nullptr;
   *--sp = nullptr;
   *--sp = reinterpret_cast<void*>(&unclog_fiber_start);
@@ -113,7 +114,8 @@ Context make_context(const Stack& stack) {
   *--sp = reinterpret_cast<void*>(std::uintptr_t(mxcsr) | std::uintptr_t(x87) << 32);
   return sp;
 #else
-  return boost::context::detail::make_fcontext(stack.top(), stack.usable, &detail::boost_entry<E>);
+  return boost::context::detail::make_fcontext(static_cast<char*>(stack.top()) - color, stack.usable - color,
+                                               &detail::boost_entry<E>);
 #endif
 }
 
