@@ -156,8 +156,10 @@ Fiber* Hub::make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptio
   // CPU takes a switch's loads from the new stack for reloads of the stores
   // it just made to the old one (4K aliasing). Sixteen start offsets, 128
   // bytes apart: the yield round trip 13.1 -> 12.7 ns, nops +3%
-  // (tests/bench), no page more per idle fiber.
-  f->ctx = fiber::make_context<&Hub::fiber_entry>(f->stack, 128 * (spawned_ % 16));
+  // (tests/bench), no page more per idle fiber. Small stacks (a user's
+  // choice) keep every byte.
+  const std::size_t color = f->stack.usable >= 32 * 1024 ? 128 * (spawned_ % 16) : 0;
+  f->ctx = fiber::make_context<&Hub::fiber_entry>(f->stack, color);
   f->target = fiber::target_of(f->stack, fiber::tsan_create_fiber());
   f->owned_task = std::move(owned);
   f->task = task;
