@@ -47,6 +47,11 @@ void BM_RawContextRoundTrip(benchmark::State& state) {
 BENCHMARK(BM_RawContextRoundTrip)->Unit(benchmark::kMillisecond)->Repetitions(3);
 
 // --- two hub fibers yielding to each other: one round trip = two yields ---
+// Both run the same loop, as the raw benchmark's two sides make no call that
+// returns: what is measured is the hub's switch. When the two fibers run
+// different code, each switch also costs the user one mispredicted return
+// (the CPU predicts the other fiber's return address): 40 ns per round trip
+// on the machine of docs/PERFORMANCE.md.
 void ping_pong(int round_trips) {
   unclog::run([round_trips] {
     auto body = [round_trips] {
