@@ -6,8 +6,9 @@
 // the resumed context with `ret`, so the CPU's return-stack predictor stays in
 // step. Boost.Context's jump_fcontext leaves through an indirect `jmp`; every
 // switch then left one return address too many on that predictor and the
-// following returns all mispredicted (49 ns vs 14 ns per yield round trip,
-// see docs/PERFORMANCE.md). Other architectures use Boost.Context.
+// following returns all mispredicted (49 ns vs 13 ns per yield round trip,
+// see docs/PERFORMANCE.md). Other architectures use Boost.Context, as does
+// x86-64 with -Dcontext_switch=boost (CI runs the suite so).
 //
 // Not thread-safe by nature: a context is resumed on the thread that runs it.
 // Sanitizers: switch_to/exit_to annotate; a new context calls on_first_entry().
@@ -17,7 +18,7 @@
 
 #include "stack_pool.hpp"
 
-#if defined(__x86_64__) && defined(__ELF__)
+#if defined(__x86_64__) && defined(__ELF__) && !defined(UNCLOG_BOOST_SWITCH)
 #define UNCLOG_OWN_SWITCH 1
 #else
 #include <boost/context/detail/fcontext.hpp>
