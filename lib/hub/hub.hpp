@@ -86,7 +86,6 @@ class Hub {
   Fiber* make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptions& options);
   static void fiber_entry();
   void loop();
-  void run_pass();
   // From the running fiber to what runs next.
   void switch_out() {
     Fiber* self = running_;
