@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "direct_switches.hpp"
 #include "unclog/unclog.hpp"
 
 using namespace std::chrono_literals;
@@ -79,20 +80,7 @@ void allowed_helper(int fd) {
 // Fibers that yield to each other switch directly, without the loop: a call
 // made in the middle of such a run is reported once, for its own fiber.
 TEST_F(Calls, CallBetweenDirectSwitchesIsReportedForItsFiber) {
-  auto ping_pong = [](bool block) {
-    for (int i = 0; i < 200; ++i) {
-      if (block && i == 100) usleep(1);
-      unclog::yield();
-    }
-  };
-  unclog::run([&] {
-    auto a = unclog::spawn({.name = "a"}, [&] { ping_pong(false); });
-    auto b = unclog::spawn({.name = "b"}, [&] { ping_pong(true); });
-    auto c = unclog::spawn({.name = "c"}, [&] { ping_pong(false); });
-    a.join();
-    b.join();
-    c.join();
-  });
+  run_direct_switches([] { usleep(1); });
   auto rs = take();
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_EQ(rs[0].fiber, "b");

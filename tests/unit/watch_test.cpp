@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "direct_switches.hpp"
 #include "unclog/hub.hpp"
 #include "unclog/watch.hpp"
 
@@ -185,20 +186,7 @@ TEST_F(Watch, OneReportPerBlockingStep) {
 // in the middle of such a run is still reported once, for its own fiber, and
 // the steps around it are not.
 TEST_F(Watch, StallBetweenDirectSwitchesIsReportedForItsFiber) {
-  auto ping_pong = [](bool stall) {
-    for (int i = 0; i < 200; ++i) {
-      if (stall && i == 100) spin_cpu(150ms);
-      unclog::yield();
-    }
-  };
-  unclog::run([&] {
-    auto a = unclog::spawn({.name = "a"}, [&] { ping_pong(false); });
-    auto b = unclog::spawn({.name = "b"}, [&] { ping_pong(true); });
-    auto c = unclog::spawn({.name = "c"}, [&] { ping_pong(false); });
-    a.join();
-    b.join();
-    c.join();
-  });
+  run_direct_switches([] { spin_cpu(150ms); });
   auto rs = reports.take();
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_EQ(rs[0].fiber, "b");
