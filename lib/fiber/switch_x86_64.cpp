@@ -6,11 +6,13 @@
 //   6 × 8     r15, r14, r13, r12, rbx, rbp
 //   8         the return address into the code that switched away
 // Both control words are reloaded only when the resumed context's MXCSR
-// differs from the one just saved: ldmxcsr and fldcw cost more than the rest
-// of the switch, and reading the x87 word back to compare it stalls on its
-// store (2 ns per round trip). fesetround() and feenableexcept() change
-// both words, so MXCSR tells; a change of the x87 word alone (its precision
-// field) is not noticed.
+// control bits (mask 0xffc0: rounding, exception masks, FTZ, DAZ; not the
+// sticky status flags, which any FP arithmetic sets) differ from the ones
+// just saved: ldmxcsr and fldcw cost more than the rest of the switch, and
+// reading the x87 word back to compare it stalls on its store (2 ns per
+// round trip). fesetround() and feenableexcept() change both words, so
+// MXCSR tells; a change of the x87 word alone (its precision field) is not
+// noticed.
 //
 // No CFI: a sampling signal that lands mid-switch unwinds no further than
 // this function, which is the truth about that instant.
@@ -33,8 +35,10 @@ unclog_fiber_switch:
   movl (%rsp), %eax
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  cmpl (%rsp), %eax
-  jne 2f
+  movl (%rsp), %ecx
+  xorl %ecx, %eax
+  testl $0xffc0, %eax
+  jnz 2f
 1:
   addq $8, %rsp
   popq %r15
