@@ -337,18 +337,18 @@ std::uint64_t Hub::end_step() noexcept {
   return 0;
 }
 
-void Hub::begin_step(Fiber* f) noexcept {
+void Hub::begin_step(Fiber* f, std::uint64_t step) noexcept {
   running_ = f;
   f->state = FiberState::running;
   // Before the step begins: a watchdog that lowers check_at for this step
   // does so after it has seen the step begin, and is not overwritten.
   marks_->check_at.store(pass_end_, std::memory_order_relaxed);
-  marks_->seq.store(marks_->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  marks_->seq.store(step, std::memory_order_release);
 }
 
 void Hub::resume_from_loop(Fiber* f) {
   prefetch_next_stack();
-  begin_step(f);
+  begin_step(f, marks_->seq.load(std::memory_order_relaxed) + 1);
   fiber::switch_to(&loop_ctx_, f->ctx, f->target);
 }
 
@@ -367,10 +367,7 @@ void Hub::switch_out_slow(Fiber* self) {
       pass_end_ = s + 2 + 2 * ready_.size();
     if (s + 2 < pass_end_) {  // end this step and begin the next in one store
       Fiber* next = ready_.pop();
-      running_ = next;
-      next->state = FiberState::running;
-      marks_->check_at.store(pass_end_, std::memory_order_relaxed);
-      marks_->seq.store(s + 2, std::memory_order_release);
+      begin_step(next, s + 2);
       if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
       return;
     }

@@ -101,7 +101,7 @@ class Hub {
   }
   void switch_out_slow(Fiber* self);
   std::uint64_t end_step() noexcept;   // the step's number if it needs a report, else 0
-  void begin_step(Fiber* f) noexcept;
+  void begin_step(Fiber* f, std::uint64_t step) noexcept;  // step: its odd number
   // With many fibers, each one's stack has left the cache by the time it
   // runs again; its first lines are fetched while the fiber before it runs
   // (2.5 ns of the 70 a nop takes through the hub, tests/bench/io_bench).
