@@ -9,14 +9,11 @@
 #include "flags.hpp"
 #include "io/backend.hpp"
 #include "routing.hpp"
+#include "watch/format.hpp"
 #include "unclog/gtest.hpp"
 
 namespace unclog::gtest_internal {
 namespace {
-
-std::string format_ms(std::chrono::nanoseconds d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
-}
 
 class Listener : public ::testing::EmptyTestEventListener {
   void OnTestStart(const ::testing::TestInfo& info) override {
@@ -41,8 +38,11 @@ class Listener : public ::testing::EmptyTestEventListener {
   }
 
   void OnTestProgramEnd(const ::testing::UnitTest&) override {
+    using watch::format_ms;
     const Summary s = summary();
-    if (s.reports == 0) {
+    if (!hub_blocking_detection_enabled()) {
+      std::printf("unclog: detection off\n");
+    } else if (s.reports == 0) {
       std::printf("unclog: no blocking reports (resolution %s)\n", format_ms(resolution()).c_str());
     } else {
       const BlockingReport& w = s.worst;

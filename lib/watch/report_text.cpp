@@ -4,16 +4,20 @@
 #include <string>
 
 #include "unclog/watch.hpp"
+#include "watch/format.hpp"
 
 namespace unclog {
-namespace {
 
-std::string ms(std::chrono::nanoseconds d) {
+std::string watch::format_ms(std::chrono::nanoseconds d) {
   char buf[32];
   const double v = static_cast<double>(d.count()) / 1e6;
   std::snprintf(buf, sizeof buf, v < 10 ? "%.1f ms" : "%.0f ms", v);
   return buf;
 }
+
+namespace {
+
+using watch::format_ms;
 
 // "void std::this_thread::sleep_for<long, std::ratio<1l, 1000l> >(std::chrono::...)"
 // reads as "std::this_thread::sleep_for": no return type, template
@@ -112,17 +116,17 @@ std::string BlockingReport::text() const {
   // How the step's time went (for a call report: only when it also overran).
   std::string time_split;
   if (kind != StallKind::call || timed) {
-    time_split = (hang ? "has held the hub for " : "held the hub for ") + ms(duration) + " (resolution " +
-                 ms(resolution) + "), ";
+    time_split = (hang ? "has held the hub for " : "held the hub for ") + format_ms(duration) + " (resolution " +
+                 format_ms(resolution) + "), ";
     const StallKind how = kind == StallKind::call ? time_kind : kind;
     switch (how) {
-      case StallKind::blocked: time_split += "blocked off-CPU " + ms(off_cpu); break;
-      case StallKind::cpu: time_split += "cpu: on-CPU " + ms(on_cpu); break;
-      case StallKind::preempted: time_split += "preempted: waited for a CPU " + ms(runqueue); break;
+      case StallKind::blocked: time_split += "blocked off-CPU " + format_ms(off_cpu); break;
+      case StallKind::cpu: time_split += "cpu: on-CPU " + format_ms(on_cpu); break;
+      case StallKind::preempted: time_split += "preempted: waited for a CPU " + format_ms(runqueue); break;
       case StallKind::call: break;
     }
     if (sched_stats && how != StallKind::preempted && runqueue >= std::chrono::milliseconds(1)) {
-      time_split += ", waited for a CPU " + ms(runqueue);
+      time_split += ", waited for a CPU " + format_ms(runqueue);
     }
     if (!sched_stats) time_split += " (no scheduler statistics: kind not measured)";
   }
@@ -154,7 +158,7 @@ std::string BlockingReport::text() const {
         break;
       }
     }
-    out += "\n  still there at +" + ms(samples[i].offset) + ": " +
+    out += "\n  still there at +" + format_ms(samples[i].offset) + ": " +
            (top ? where(*top) : (fr.empty() ? std::string("??") : where(fr.front())));
   }
   return out;

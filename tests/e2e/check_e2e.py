@@ -68,6 +68,9 @@ with tempfile.TemporaryDirectory() as tmp:
     check("plain TEST bodies are not watched", "[       OK ] Plain.BlockingOutsideAnyHubIsNotReported " in out, out)
     check("summary line", re.search(r"^unclog: 2 blocking reports in 2 tests; worst \d+ ms \w+ in Blocking\.\w+ at .*:\d+$",
                                     out, re.M) is not None, out)
+    worst = re.search(r"^unclog: .*; worst (\S+ ms) (\w+) in", out, re.M)
+    check("summary: the worst figure is the one its report printed",
+          worst is not None and f"held the hub for {worst.group(1)}" in out, out)
     cases = testcases(xml)
     check("XML: usleep failure carries the report",
           any(f"{FILE}:{MARK['usleep']}" in m and "usleep" in m for m in cases.get("Blocking.Usleep", [])), str(cases))
@@ -108,6 +111,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check("--unclog_allow silences calls under the named function", rc == 0, out + err)
     rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep", "--unclog_mode=off"])
     check("--unclog_mode=off runs tests unwatched", rc == 0, out + err)
+    check("--unclog_mode=off: the summary says detection is off",
+          re.search(r"^unclog: detection off$", out, re.M) is not None and "no blocking reports" not in out, out)
     rc, out, err, _ = run(["--unclog_resolution=abc"])
     check("malformed flag: exit 2 naming the flag", rc == 2 and "--unclog_resolution" in err and "'abc'" in err,
           f"rc={rc} {err}")

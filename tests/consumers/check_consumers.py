@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Installs unclog into a temporary prefix, builds the consumer suite the
+ways users do, runs each build as CI would (XML output to a long path, a
+long --gtest_filter) and checks the outcome: exit status 1, one failure at
+the marked line of suite.cpp with a blocking report, the other test passed,
+the XML saying the same, and no sign of two GoogleTests (a double free at
+exit). One build runs under AddressSanitizer.
+
+usage: check_consumers.py SOURCE_ROOT [WORK_DIR]"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SUITE = os.path.join(HERE, "suite.cpp")
+
+
+def run(cmd, **kw):
+    print("$", " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if r.returncode != 0:
+        print(r.stdout)
+        raise SystemExit(f"FAILED ({r.returncode}): {' '.join(cmd)}")
+    return r.stdout
+
+
+def blocking_line():
+    with open(SUITE) as f:
+        for n, line in enumerate(f, 1):
+            if "CONSUMER-BLOCKING-LINE" in line:
+                return n
+    raise SystemExit("suite.cpp has no marked line")
+
+
+def install_prefix(src, work):
+    build, prefix = os.path.join(work, "unclog-build"), os.path.join(work, "prefix")
+    run(["meson", "setup", build, src, "--prefix", prefix, "--wrap-mode=nodownload", "-Dtests=disabled",
+         "-Dsamples=disabled", "-Dbenchmarks=disabled"])
+    run(["meson", "install", "-C", build, "--quiet"])
+    libdir = os.path.dirname(glob.glob(os.path.join(prefix, "**", "libunclog.so"), recursive=True)[0])
+    return prefix, libdir
+
+
+def project_copy(work, name):
+    d = os.path.join(work, name)
+    shutil.copytree(os.path.join(HERE, "project"), d)
+    shutil.copy(SUITE, d)
+    return d
+
+
+def check_run(name, exe, env, failures):
+    line = blocking_line()
+    long_dir = os.path.join(os.path.dirname(exe), *(["a-rather-long-directory-name-as-ci-systems-make-them"] * 4))
+    xml_path = os.path.join(long_dir, f"results-of-the-{name}-consumer-run.xml")
+    # A long filter, as CI splits suites into shards: many patterns, ours among them.
+    filt = ":".join([f"SomeOtherSuite{i:03d}.SomeRatherLongTestNameThatMatchesNothing*" for i in range(150)] +
+                    ["Consumer.*"])
+    r = subprocess.run([exe, f"--gtest_output=xml:{xml_path}", f"--gtest_filter={filt}"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    out = r.stdout + r.stderr
+    problems = []
+    if r.returncode != 1:
+        problems.append(f"exit status {r.returncode}, expected 1 (one failing test)")
+    for bad in ("double free", "free(): invalid", "AddressSanitizer", "corrupted"):
+        if bad in out:
+            problems.append(f"output mentions {bad!r}")
+    if not re.search(rf"suite\.cpp:{line}\b", out):
+        problems.append(f"no failure at suite.cpp:{line}")
+    for want in ("[  FAILED  ] Consumer.BlockingCallFails", "[       OK ] Consumer.QuietPasses", "blocking", "usleep"):
+        if want not in out:
+            problems.append(f"output lacks {want!r}")
+    try:
+        cases = {c.get("name"): c for c in ET.parse(xml_path).getroot().iter("testcase")}
+        bad_case = cases.get("BlockingCallFails")
+        msgs = [f.get("message", "") for f in bad_case.iter("failure")] if bad_case is not None else []
+        if not any(f"suite.cpp:{line}" in m and "blocking" in m for m in msgs):
+            problems.append(f"XML: BlockingCallFails has no failure at suite.cpp:{line}: {msgs}")
+        good = cases.get("QuietPasses")
+        if good is None or list(good.iter("failure")):
+            problems.append("XML: QuietPasses missing or failed")
+    except (OSError, ET.ParseError) as e:
+        problems.append(f"XML {xml_path}: {e}")
+    status = "ok" if not problems else "FAILED"
+    print(f"{name}: {status}", flush=True)
+    for p in problems:
+        print(f"  {p}")
+    if problems:
+        print(out)
+        failures.append(name)
+
+
+def main():
+    src = os.path.abspath(sys.argv[1])
+    work = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="unclog-consumers-")
+    os.makedirs(work, exist_ok=True)
+    prefix, libdir = install_prefix(src, work)
+    pcdir = os.path.join(libdir, "pkgconfig")
+    env = dict(os.environ, PKG_CONFIG_PATH=pcdir, CMAKE_PREFIX_PATH=prefix)
+    env.pop("LD_LIBRARY_PATH", None)  # each consumer must find libunclog by its own RUNPATH
+    env.pop("UNCLOG_MODE", None)
+    failures = []
+
+    # meson, unclog as a subproject (built from the source tree).
+    d = project_copy(work, "meson-subproject")
+    os.makedirs(os.path.join(d, "subprojects"))
+    os.symlink(src, os.path.join(d, "subprojects", "unclog"))
+    run(["meson", "setup", os.path.join(d, "b"), d, "-Dvia=subproject", "--wrap-mode=nodownload"], env=env)
+    run(["meson", "compile", "-C", os.path.join(d, "b")], env=env)
+    check_run("meson-subproject", os.path.join(d, "b", "consumer"), env, failures)
+
+    # meson, the installed unclog through pkg-config.
+    d = project_copy(work, "meson-pkgconfig")
+    run(["meson", "setup", os.path.join(d, "b"), d, "-Dvia=pkgconfig", f"-Drpath={libdir}"], env=env)
+    run(["meson", "compile", "-C", os.path.join(d, "b")], env=env)
+    check_run("meson-pkgconfig", os.path.join(d, "b", "consumer"), env, failures)
+
+    # CMake, find_package and pkg_check_modules.
+    for via in ("find_package", "pkg_check_modules"):
+        d = project_copy(work, f"cmake-{via}")
+        run(["cmake", "-S", d, "-B", os.path.join(d, "b"), f"-DVIA={via}"], env=env)
+        run(["cmake", "--build", os.path.join(d, "b")], env=env)
+        check_run(f"cmake-{via}", os.path.join(d, "b", "consumer"), env, failures)
+
+    # g++ and pkg-config, the user's gtest first and last; the first under ASan.
+    flags = run(["pkg-config", "--cflags", "--libs", "unclog-gtest-main"], env=env).split()
+    rpath = f"-Wl,-rpath,{libdir}"
+    builds = {
+        "gxx-gtest-first-asan": ["-fsanitize=address", "-lgtest", "-lgmock"] + flags,
+        "gxx-gtest-last": flags + ["-lgmock", "-lgtest"],
+    }
+    for name, args in builds.items():
+        exe = os.path.join(work, name)
+        run(["g++", "-std=c++20", SUITE, "-o", exe, rpath] + args, env=env)
+        check_run(name, exe, env, failures)
+
+    if failures:
+        raise SystemExit(f"consumers failed: {', '.join(failures)}")
+    print("all consumers ok")
+    if len(sys.argv) <= 2:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
