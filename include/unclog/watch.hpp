@@ -100,6 +100,14 @@ void set_time_detection(bool on) noexcept;
 void set_call_detection(bool on) noexcept;  // default off; the gtest main turns it on
 void set_file_io_reports(bool on) noexcept;
 void set_std_stream_reports(bool on) noexcept;
+// Call mode also traps the system calls of watched steps (Syscall User
+// Dispatch, Linux 5.11+ on x86-64), so blocking inside libc (fread on a
+// pipe, a contended rwlock), raw syscall()s and libraries that make their
+// own system calls are caught too. Default on; where the kernel, a seccomp
+// policy, ThreadSanitizer or an attached debugger rules it out, call mode
+// goes on with the interposed libc functions alone and says so once.
+void set_syscall_detection(bool on) noexcept;
+bool syscall_detection_enabled() noexcept;
 // A call is allowed when a function whose name contains one of these is on
 // its stack (GoogleTest's own functions and the dynamic loader always are).
 void set_allowed_blocking_functions(std::vector<std::string> names);

@@ -349,7 +349,11 @@ void Hub::begin_step(Fiber* f, std::uint64_t step) noexcept {
 void Hub::resume_from_loop(Fiber* f) {
   prefetch_next_stack();
   begin_step(f, marks_->seq.load(std::memory_order_relaxed) + 1);
+  // Steps trap their system calls (call mode); the loop's own do not. Direct
+  // switches between steps leave the selector as it is.
+  if (slot_) watch::t_trap_selector = slot_->trap_on_step;
   fiber::switch_to(&loop_ctx_, f->ctx, f->target);
+  if (slot_) watch::t_trap_selector = 0;
 }
 
 // The pass is over, or the detector wants this step's end checked.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "format.hpp"
 #include "sampler.hpp"
 #include "symbolize.hpp"
 
@@ -44,7 +45,7 @@ bool is_allowed(const std::vector<StackFrame>& frames, const std::vector<std::st
 
 }  // namespace
 
-void record_call(StepSlot& slot, const char* what) noexcept {
+void record_call(StepSlot& slot, const char* what, bool trapped) noexcept {
   const std::uint64_t seq = slot.seq.load(std::memory_order_relaxed);
   if (slot.call_seq != seq) {
     slot.call_seq = seq;
@@ -56,7 +57,10 @@ void record_call(StepSlot& slot, const char* what) noexcept {
     CallRecord& rec = slot.calls[slot.ncalls];
     std::strncpy(rec.what, what, kCallText - 1);
     rec.what[kCallText - 1] = '\0';
-    rec.nframes = capture_stack(rec.frames, kMaxFrames, false, /*skip=*/1);  // record_call itself
+    rec.trapped = trapped;
+    // A trapped call's stack starts at the signal frame: the system call.
+    rec.nframes = trapped ? capture_stack(rec.frames, kMaxFrames, true)
+                          : capture_stack(rec.frames, kMaxFrames, false, /*skip=*/1);  // record_call itself
     ++slot.ncalls;
   }
   slot.target.store(seq, std::memory_order_release);
@@ -67,6 +71,7 @@ void record_call(StepSlot& slot, const char* what) noexcept {
 // called to record); keep only the outermost of those frames, the one named
 // like the libc function, so the stack starts at the call the user made.
 int first_frame_to_show(const CallRecord& rec) {
+  if (rec.trapped) return 0;
   static const void* own_base = [] {
     Dl_info info{};
     return dladdr(reinterpret_cast<const void*>(&record_call), &info) ? info.dli_fbase : nullptr;
@@ -77,6 +82,23 @@ int first_frame_to_show(const CallRecord& rec) {
     if (!dladdr(reinterpret_cast<const void*>(rec.frames[i]), &info) || info.dli_fbase != own_base) break;
   }
   return i > 0 ? i - 1 : 0;
+}
+
+// A trapped system call is named at the level the user wrote: the outermost
+// library frame under the user's first one ("read(...) in fread"), unless
+// that is the system call's own wrapper.
+std::string describe_trapped(const char* what, const std::vector<StackFrame>& frames) {
+  std::string out = what;
+  const StackFrame* called = nullptr;
+  for (const StackFrame& f : frames) {
+    if (f.user) break;
+    called = &f;
+  }
+  if (!called || called->function.empty()) return out;
+  const std::string name = short_name(called->function);
+  const std::string syscall_name = out.substr(0, out.find('('));
+  if (name != syscall_name) out += " in " + name;
+  return out;
 }
 
 bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, int n, unsigned total) {
@@ -101,7 +123,7 @@ bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, i
     }
     report.time_kind = report.kind;
     report.kind = StallKind::call;
-    report.call = calls[i].what;
+    report.call = calls[i].trapped ? describe_trapped(calls[i].what, sample.frames) : calls[i].what;
     report.calls = total;
     report.samples.insert(report.samples.begin(), std::move(sample));
     return true;

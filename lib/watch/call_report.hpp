@@ -9,8 +9,10 @@ namespace unclog::watch {
 
 // Records a blocking call made by the running step of this thread, with the
 // stack right here, and marks the step for the slow path. `what` is copied.
-// Not async-signal-safe (it is called from ordinary code, never a handler).
-void record_call(StepSlot& slot, const char* what) noexcept;
+// `trapped`: called from the SIGSYS handler of a trapped system call; the
+// stack then starts at the interrupted system call. No allocation, no lock:
+// safe in that handler, which runs synchronously at the call.
+void record_call(StepSlot& slot, const char* what, bool trapped = false) noexcept;
 
 // Turns `report` into the report of the first recorded call whose stack has
 // no allowed function (built-in allowances: GoogleTest, the dynamic loader),

@@ -42,6 +42,8 @@ void set_time_detection(bool on) noexcept { watch::config().time_reports.store(o
 void set_call_detection(bool on) noexcept { watch::config().call_reports.store(on); }
 void set_file_io_reports(bool on) noexcept { watch::config().file_io_reports.store(on); }
 void set_std_stream_reports(bool on) noexcept { watch::config().std_stream_reports.store(on); }
+void set_syscall_detection(bool on) noexcept { watch::config().syscall_traps.store(on); }
+bool syscall_detection_enabled() noexcept { return watch::config().syscall_traps.load(); }
 
 const char* to_string(StallKind kind) noexcept {
   switch (kind) {

@@ -12,6 +12,7 @@ struct Config {
   std::atomic<bool> call_reports{false};      // report blocking calls (call mode)
   std::atomic<bool> file_io_reports{false};   // ... including regular-file I/O
   std::atomic<bool> std_stream_reports{false};// ... including writes to stdout/stderr
+  std::atomic<bool> syscall_traps{true};      // ... seen as system calls too (lib/calls/trap.hpp)
   std::atomic<std::int64_t> resolution_ns{1000000000};
   std::atomic<std::int64_t> hang_timeout_ns{0};
   std::atomic<bool> report_preempted{false};

@@ -15,14 +15,10 @@ std::string watch::format_ms(std::chrono::nanoseconds d) {
   return buf;
 }
 
-namespace {
-
-using watch::format_ms;
-
 // "void std::this_thread::sleep_for<long, std::ratio<1l, 1000l> >(std::chrono::...)"
 // reads as "std::this_thread::sleep_for": no return type, template
 // arguments or parameters. The JSON keeps the full name.
-std::string short_name(const std::string& full) {
+std::string watch::short_name(const std::string& full) {
   if (full.empty()) return "??";
   static const std::string call_op = "operator()";
   std::string out;
@@ -50,6 +46,11 @@ std::string short_name(const std::string& full) {
   if (space != std::string::npos && out.find("{lambda") == std::string::npos) out.erase(0, space + 1);
   return out.empty() ? full : out;
 }
+
+namespace {
+
+using watch::format_ms;
+using watch::short_name;
 
 std::string where(const StackFrame& f) {
   std::string s = short_name(f.function);

@@ -25,7 +25,24 @@ struct SlotOwner {
 };
 thread_local SlotOwner t_owner;
 
+std::atomic<bool (*)() noexcept> g_trap_arm{nullptr};
+
+void refresh_traps(StepSlot& s) {
+  const Config& c = config();
+  auto arm = g_trap_arm.load(std::memory_order_relaxed);
+  if (!arm || !c.call_reports.load(std::memory_order_relaxed) || !c.syscall_traps.load(std::memory_order_relaxed)) {
+    s.trap_on_step = 0;
+    return;
+  }
+  if (s.trap_state == 0) s.trap_state = arm() ? 1 : 2;
+  s.trap_on_step = s.trap_state == 1;
+}
+
 }  // namespace
+
+__attribute__((tls_model("initial-exec"))) thread_local volatile std::uint8_t t_trap_selector = 0;
+
+void set_trap_arm(bool (*arm)() noexcept) noexcept { g_trap_arm.store(arm); }
 
 StepSlot& thread_slot() {
   if (!t_owner.slot) {
@@ -50,6 +67,7 @@ StepSlot* slot_for_new_hub() {
   // enclosing step covers this hub's work.
   if (s.seq.load(std::memory_order_relaxed) & 1) return nullptr;
   s.resolution_ns.store(config().resolution_ns.load(), std::memory_order_relaxed);
+  refresh_traps(s);
   ensure_watchdog();
   return &s;
 }
@@ -106,6 +124,7 @@ AllowBlocking::AllowBlocking(const char* reason) noexcept : previous_reason_(nul
     watch::StepSlot& s = watch::thread_slot();
     previous_reason_ = s.allow_reason.exchange(reason, std::memory_order_relaxed);
     s.allow_depth.fetch_add(1, std::memory_order_relaxed);
+    watch::t_trap_selector = 0;  // nothing in the scope is reported: no need to trap it
   } catch (...) {
   }
 }
@@ -117,7 +136,10 @@ AllowBlocking::~AllowBlocking() {
     // Leaving the last scope inside a step: the step's clock restarts here,
     // so the allowed time is not counted against what follows.
     const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
-    if (seq & 1) s.seq.store(seq + 2, std::memory_order_relaxed);
+    if (seq & 1) {
+      s.seq.store(seq + 2, std::memory_order_relaxed);
+      watch::t_trap_selector = s.trap_on_step;
+    }
   }
 }
 

@@ -41,6 +41,7 @@ struct Sample {
 // A blocking call made during a step (call mode), captured where it was made.
 struct CallRecord {
   char what[kCallText];   // "read(fd 7: pipe, blocking, 4096 bytes)"
+  bool trapped;           // a trapped system call: frames[0] is the syscall's own pc
   std::int32_t nframes;
   std::uintptr_t frames[kMaxFrames];
 };
@@ -52,6 +53,14 @@ struct SchedStat {
   std::int64_t wait_ns = 0;     // time runnable but waiting for a CPU
   bool valid = false;
 };
+
+// Syscall traps (call mode, lib/calls/trap.hpp): the byte the kernel reads
+// before each system call of a thread with Syscall User Dispatch on; 1 traps
+// the call into SIGSYS, 0 lets it through. A step stores its slot's
+// `trap_on_step` here when it begins and 0 when it ends; AllowBlocking and
+// our own internal calls store 0 for their scope. Initial-exec TLS: it
+// lives as long as its thread, so the kernel never reads freed memory.
+extern __attribute__((tls_model("initial-exec"))) thread_local volatile std::uint8_t t_trap_selector;
 
 // The two words a hub's direct switch reads. A hub with detection off keeps
 // its own, which nobody else reads.
@@ -75,6 +84,11 @@ struct StepSlot : StepMarks {
   std::atomic<std::int64_t> resolution_ns{0}; // of the loop attached last
   std::atomic<int> allow_depth{0};            // open AllowBlocking scopes
   std::atomic<const char*> allow_reason{nullptr};
+  // Syscall traps: whether dispatch is on for this thread (0 not tried yet,
+  // 1 on, 2 unavailable), and what a step stores in t_trap_selector (1 when
+  // call mode and traps are on). Set when a loop attaches, not per step.
+  std::uint8_t trap_state = 0;
+  std::uint8_t trap_on_step = 0;
 
   // --- call mode, written by the owning thread during the step ---
   std::uint64_t call_seq = 0;                 // step the records belong to
@@ -117,13 +131,16 @@ inline const char* running_label(const StepSlot& slot) noexcept {
 }
 
 inline void step_begin(StepSlot* slot) noexcept {
-  if (slot) slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  if (!slot) return;
+  slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  t_trap_selector = slot->trap_on_step;
 }
 
 // Ends the running step. Returns its sequence number when it needs a report
 // (call finish_step() with it, preferably on a roomy stack), otherwise 0.
 inline std::uint64_t step_end(StepSlot* slot) noexcept {
   if (!slot) return 0;
+  t_trap_selector = 0;
   const std::uint64_t s = slot->seq.load(std::memory_order_relaxed);
   slot->seq.store(s + 1, std::memory_order_release);
   if (slot->target.load(std::memory_order_relaxed) == s) [[unlikely]] return s;

@@ -67,6 +67,7 @@ std::string public_name(std::string name, std::string_view object) {
   while (i < name.size() && name[i] == '_') ++i;
   if (i >= 2 && i < name.size()) name.erase(0, i);
   if (starts_with(name, "libc_")) name.erase(0, 5);  // __libc_read
+  if (starts_with(name, "_IO_")) name.erase(0, 4);    // _IO_fgets: stdio's fgets
   return name;
 }
 

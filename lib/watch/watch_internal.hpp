@@ -17,4 +17,9 @@ StepSlot* existing_thread_slot() noexcept;
 // nullptr when detection is off. Starts the watchdog.
 StepSlot* slot_for_new_hub();
 
+// Call mode's syscall traps register how a thread switches them on
+// (calls::trap::arm_thread); slot_for_new_hub() asks once per thread when
+// call mode and traps are on, and sets the slot's trap_on_step.
+void set_trap_arm(bool (*arm)() noexcept) noexcept;
+
 }  // namespace unclog::watch
