@@ -24,6 +24,7 @@ constexpr Spec kSpecs[] = {
     {"allow", "UNCLOG_ALLOW", "a comma-separated list of function names"},
     {"file_io", "UNCLOG_FILE_IO", "allow or report"},
     {"std_streams", "UNCLOG_STD_STREAMS", "allow or report"},
+    {"syscalls", "UNCLOG_SYSCALLS", "on or off"},
 };
 
 std::optional<bool> parse_allow_report(const std::string& text) {
@@ -75,6 +76,9 @@ std::string apply(const Spec& spec, const std::string& value, const std::string&
     auto b = parse_allow_report(value);
     if (!b) return bad();
     (name == "file_io" ? out.file_io : out.std_streams) = *b;
+  } else if (name == "syscalls") {
+    if (value != "on" && value != "off") return bad();
+    out.syscalls = value == "on";
   }
   return "";
 }

@@ -19,6 +19,7 @@ struct Flags {
   std::vector<std::string> allow;  // call mode: functions whose calls are allowed
   bool file_io = false;            // call mode: report regular-file I/O
   bool std_streams = false;        // call mode: report writes to stdout/stderr
+  bool syscalls = true;            // call mode: trap system calls too (where the kernel allows)
 };
 
 // "250us", "50ms", "2s", "1.5s", "100" (ms). Returns nullopt for garbage,

@@ -92,6 +92,9 @@ const char* flags_help() noexcept {
          "      Call mode: report regular-file I/O too (default allow).\n"
          "  --unclog_std_streams=allow|report [UNCLOG_STD_STREAMS]\n"
          "      Call mode: report writes to stdout and stderr too (default allow).\n"
+         "  --unclog_syscalls=on|off [UNCLOG_SYSCALLS]\n"
+         "      Call mode: also trap the system calls of watched steps (Syscall User Dispatch),\n"
+         "      catching blocking inside libc and raw system calls (default on where the kernel allows).\n"
          "  The command line wins over the environment.\n";
 }
 

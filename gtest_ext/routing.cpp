@@ -113,6 +113,7 @@ void configure(const Flags& flags) {
   set_call_detection(calls);
   set_file_io_reports(flags.file_io);
   set_std_stream_reports(flags.std_streams);
+  set_syscall_detection(flags.syscalls);
   set_allowed_blocking_functions(flags.allow);
   set_resolution(flags.resolution);
   set_hang_timeout(flags.hang_timeout);

@@ -1,6 +1,7 @@
 // A deliberately blocking test binary, linked with unclog-gtest-main. The
 // end-to-end checks (check_e2e.py) run it and read its exit status, output
 // and XML. Lines marked "MARK:name" are looked up by the checker.
+#include <stdio.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,7 +24,23 @@ void spin(std::chrono::milliseconds d) {
   while (std::chrono::steady_clock::now() < end) x = x + 1;  // MARK:spin
 }
 
+// stdio reads with libc's own read: seen only as a system call.
+void read_header(FILE* f) {
+  char line[32];
+  (void)!fgets(line, sizeof line, f);  // MARK:fgets
+}
+
 }  // namespace
+
+TEST(Syscalls, FgetsOnAPipe) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], "header\n", 7), 7);
+  FILE* f = fdopen(fds[0], "r");
+  EXPECT_NO_BLOCKING(read_header(f));
+  fclose(f);
+  close(fds[1]);
+}
 
 TEST(Blocking, Usleep) { EXPECT_NO_BLOCKING(slow_lookup()); }
 

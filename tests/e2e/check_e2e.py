@@ -113,6 +113,14 @@ with tempfile.TemporaryDirectory() as tmp:
     check("--unclog_mode=off runs tests unwatched", rc == 0, out + err)
     check("--unclog_mode=off: the summary says detection is off",
           re.search(r"^unclog: detection off$", out, re.M) is not None and "no blocking reports" not in out, out)
+    rc, out, err, _ = run(["--gtest_filter=Syscalls.*"])
+    if "system calls are not trapped" in err:
+        print("skip: Syscall User Dispatch is unavailable here:", err.strip().splitlines()[0])
+    else:
+        check("default setup: fgets on a pipe is a trapped read, at its line, named fgets",
+              rc == 1 and f"{FILE}:{MARK['fgets']}" in out and "pipe, blocking" in out and "in fgets" in out, out + err)
+        rc, out, err, _ = run(["--gtest_filter=Syscalls.*", "--unclog_syscalls=off"])
+        check("--unclog_syscalls=off: libc's own read is not seen", rc == 0, out + err)
     rc, out, err, _ = run(["--unclog_resolution=abc"])
     check("malformed flag: exit 2 naming the flag", rc == 2 and "--unclog_resolution" in err and "'abc'" in err,
           f"rc={rc} {err}")

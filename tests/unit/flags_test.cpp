@@ -90,6 +90,21 @@ TEST(Flags, BadValuesNameTheFlag) {
   EXPECT_NE(parse({}, f, {{"UNCLOG_RESOLUTION", "0"}}).find("UNCLOG_RESOLUTION"), std::string::npos);
 }
 
+TEST(Flags, SyscallsSwitch) {
+  Flags f;
+  EXPECT_TRUE(f.syscalls);
+  EXPECT_EQ(parse({"--unclog_syscalls=off"}, f), "");
+  EXPECT_FALSE(f.syscalls);
+  Flags g;
+  EXPECT_EQ(parse({}, g, {{"UNCLOG_SYSCALLS", "off"}}), "");
+  EXPECT_FALSE(g.syscalls);
+  Flags h;
+  EXPECT_EQ(parse({"--unclog_syscalls=on"}, h, {{"UNCLOG_SYSCALLS", "off"}}), "");
+  EXPECT_TRUE(h.syscalls);
+  EXPECT_NE(parse({"--unclog_syscalls=maybe"}, f).find("--unclog_syscalls"), std::string::npos);
+  EXPECT_NE(parse({}, f, {{"UNCLOG_SYSCALLS", "1"}}).find("UNCLOG_SYSCALLS"), std::string::npos);
+}
+
 TEST(Flags, UnknownUnclogFlagIsAnError) {
   Flags f;
   std::string err = parse({"--unclog_resolutoin=5ms"}, f);
