@@ -164,6 +164,9 @@ bool mq_blocking(int mqd) {
 
 bool blocking_fd_call(const char* call, int fd, std::size_t bytes, bool write_side, char* what,
                       std::size_t size) noexcept {
+  // Our fstat and fcntl are not the user's calls: let them through untrapped.
+  const std::uint8_t selector = watch::t_trap_selector;
+  watch::t_trap_selector = 0;
   const int saved = errno;
   const auto& cfg = watch::config();
   bool blocks = false;
@@ -179,6 +182,7 @@ bool blocking_fd_call(const char* call, int fd, std::size_t bytes, bool write_si
     }
   }
   errno = saved;
+  watch::t_trap_selector = selector;
   return blocks;
 }
 

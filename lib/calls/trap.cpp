@@ -3,6 +3,7 @@
 #include "trap.hpp"
 
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -119,6 +120,37 @@ unclog_trap_region_end:
 namespace unclog::calls::trap {
 namespace {
 
+// The sanitizer runtimes' own system calls (UBSan probes memory with a write
+// to a pipe) are not the program's: their code ranges, found at install.
+struct Range {
+  std::uintptr_t begin, end;
+};
+Range g_runtimes[8];
+int g_nruntimes = 0;
+
+int add_runtime(dl_phdr_info* info, std::size_t, void*) {
+  const char* name = info->dlpi_name ? strrchr(info->dlpi_name, '/') : nullptr;
+  name = name ? name + 1 : info->dlpi_name;
+  if (!name || !(strncmp(name, "libasan", 7) == 0 || strncmp(name, "libubsan", 8) == 0 ||
+                 strncmp(name, "liblsan", 7) == 0 || strncmp(name, "libhwasan", 9) == 0)) {
+    return 0;
+  }
+  for (int i = 0; i < info->dlpi_phnum && g_nruntimes < 8; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
+      g_runtimes[g_nruntimes++] = {info->dlpi_addr + ph.p_vaddr, info->dlpi_addr + ph.p_vaddr + ph.p_memsz};
+    }
+  }
+  return 0;
+}
+
+bool in_runtime(std::uintptr_t pc) {
+  for (int i = 0; i < g_nruntimes; ++i) {
+    if (pc >= g_runtimes[i].begin && pc < g_runtimes[i].end) return true;
+  }
+  return false;
+}
+
 long reissue(long nr, const long a[6]) { return unclog_trap_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]); }
 
 long set_action(const KernelSigaction* act, KernelSigaction* old) {
@@ -222,7 +254,7 @@ void on_sigsys(int sig, siginfo_t* si, void* ctx) {
       case Route::sigreturn: finish_foreign_sigreturn(uc); break;
       case Route::sigprocmask: g[REG_RAX] = emulate_sigprocmask(uc, a); break;
       case Route::reissue:
-        if (watch::StepSlot* s = watching()) {
+        if (watch::StepSlot* s = watching(); s && !in_runtime(static_cast<std::uintptr_t>(g[REG_RIP]))) {
           char what[watch::kCallText];
           if (blocking_syscall(nr, a, what, sizeof what)) watch::record_call(*s, what, /*trapped=*/true);
         }
@@ -237,6 +269,7 @@ void on_sigsys(int sig, siginfo_t* si, void* ctx) {
 bool install() {
   static std::once_flag once;
   std::call_once(once, [] {
+    dl_iterate_phdr(add_runtime, nullptr);
     static KernelSigaction previous{};
     const KernelSigaction ours{reinterpret_cast<void*>(on_sigsys), SA_SIGINFO | SA_NODEFER | kSaRestorer,
                                unclog_trap_restorer, 0};

@@ -24,10 +24,12 @@ Allowed& allowed() {
 }
 
 // Calls made on behalf of these are not the user's: GoogleTest's own
-// machinery (its output, its locks) and the dynamic loader. They count only
-// between the call and the user's first frame: every test body runs under
-// testing::Test::Run, which allows nothing.
-constexpr const char* kBuiltIn[] = {"testing::", "_dl_", "dl_open_worker", "__libc_dlopen"};
+// machinery (its output, its locks), the dynamic loader, and the sanitizer
+// runtimes (UBSan's vptr check probes memory with a write to a pipe). They
+// count only between the call and the user's first frame: every test body
+// runs under testing::Test::Run, which allows nothing.
+constexpr const char* kBuiltIn[] = {"testing::", "_dl_", "dl_open_worker", "__libc_dlopen",
+                                    "__sanitizer::", "__asan", "__ubsan", "__lsan"};
 
 bool is_allowed(const std::vector<StackFrame>& frames, const std::vector<std::string>& names) {
   bool inner = true;  // not yet past the user's first frame
@@ -90,11 +92,12 @@ int first_frame_to_show(const CallRecord& rec) {
 std::string describe_trapped(const char* what, const std::vector<StackFrame>& frames) {
   std::string out = what;
   const StackFrame* called = nullptr;
+  bool user_found = false;
   for (const StackFrame& f : frames) {
-    if (f.user) break;
+    if ((user_found = f.user)) break;
     called = &f;
   }
-  if (!called || called->function.empty()) return out;
+  if (!user_found || !called || called->function.empty()) return out;
   const std::string name = short_name(called->function);
   const std::string syscall_name = out.substr(0, out.find('('));
   if (name != syscall_name) out += " in " + name;

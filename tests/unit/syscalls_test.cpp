@@ -586,7 +586,7 @@ TEST_F(Syscalls, SamplingSignalAndTrapsNest) {
   auto rs = take();
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_EQ(rs[0].kind, unclog::StallKind::cpu) << rs[0].text();
-  EXPECT_THAT(rs[0].file, HasSubstr("syscalls_test.cpp"));
+  EXPECT_THAT(rs[0].file, HasSubstr("syscalls_test.cpp")) << rs[0].text();
 }
 
 TEST_F(Syscalls, HubGreenIoIsNotTrappedAsBlocking) {
