@@ -58,7 +58,8 @@ struct BlockingReport {
   bool timed = true;                     // durations measured (a call report may have none)
   unsigned calls = 0;                    // call mode: blocking calls the step made
   StallKind time_kind = StallKind::blocked;  // call mode: how the time went, when timed
-  std::string fiber;                     // fiber name, or the StepGuard label
+  std::string fiber;                     // fiber name, StepGuard label, or Asio handler's operation
+  std::string runner = "fiber";          // what ran the step: "fiber", "asio handler"
   pid_t thread = 0;
   std::string test;                      // "Suite.Name" under GoogleTest
   std::string call;                      // call mode: what was called

@@ -48,12 +48,17 @@ namespace unclog::calls {
 
 __attribute__((tls_model("initial-exec"))) thread_local int t_internal = 0;
 
-watch::StepSlot* watching() noexcept {
+watch::StepSlot* in_watched_step() noexcept {
   watch::StepSlot* s = watch::t_bound_slot;
   if (!s) [[likely]] return nullptr;  // an unwatched thread: the whole cost
   if (!(s->seq.load(std::memory_order_relaxed) & 1)) return nullptr;
   if (t_internal || s->allow_depth.load(std::memory_order_relaxed) > 0) return nullptr;
-  if (!watch::config().call_reports.load(std::memory_order_relaxed)) return nullptr;
+  return s;
+}
+
+watch::StepSlot* watching() noexcept {
+  watch::StepSlot* s = in_watched_step();
+  if (!s || !watch::config().call_reports.load(std::memory_order_relaxed)) return nullptr;
   return s;
 }
 

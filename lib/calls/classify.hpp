@@ -17,8 +17,11 @@ namespace unclog::calls {
 // Nonzero while our own code (InternalScope) makes calls on a watched thread.
 extern __attribute__((tls_model("initial-exec"))) thread_local int t_internal;
 
-// The slot of a step that is being watched for calls right now, or null. On
-// a thread with no watched step: one TLS load and a branch.
+// The slot of a watched step running now on this thread (outside
+// AllowBlocking and our own internal calls), or null. On a thread with no
+// watched step: one TLS load and a branch.
+watch::StepSlot* in_watched_step() noexcept;
+// The same, when call mode is on too: where calls are judged.
 watch::StepSlot* watching() noexcept;
 
 // Records a blocking call of the running step: `what`, printf-style, and the

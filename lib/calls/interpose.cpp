@@ -32,7 +32,9 @@
 
 #include "calls.hpp"
 #include "classify.hpp"
+#include "loop_idle.hpp"
 #include "trap.hpp"
+#include "unclog/watch.hpp"
 #include "watch/call_report.hpp"
 #include "watch/config.hpp"
 #include "watch/sampler.hpp"
@@ -79,6 +81,14 @@ inline void check_fd(const char* call, int fd, std::size_t bytes, bool write_sid
     if (!dontwait && blocking_fd_call(call, fd, bytes, write_side, what, sizeof what)) record(s, false, "%s", what);
   }
 }
+
+// An event loop's own wait for work, in a watched step (io.run() inside
+// EXPECT_NO_BLOCKING): not a blocking call, and its time is not the step's.
+#define UNCLOG_LOOP_IDLE_WAIT(call)                                                                         \
+  if (in_watched_step() && is_loop_idle_wait(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)))) { \
+    unclog::AllowBlocking idle("an event loop waiting for work");                                       \
+    return call;                                                                                        \
+  }
 
 inline void check_always(const char* what) {
   if (watch::StepSlot* s = watching()) [[unlikely]] record(s, false, "%s", what);
@@ -141,16 +151,19 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, stru
 }
 
 int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
+  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL_V(pthread_cond_wait, "GLIBC_2.3.2")(c, m))
   check_always("pthread_cond_wait");
   return real_call(UNCLOG_REAL_V(pthread_cond_wait, "GLIBC_2.3.2"), c, m);
 }
 
 int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
+  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL_V(pthread_cond_timedwait, "GLIBC_2.3.2")(c, m, t))
   check_always("pthread_cond_timedwait");
   return real_call(UNCLOG_REAL_V(pthread_cond_timedwait, "GLIBC_2.3.2"), c, m, t);
 }
 
 int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const struct timespec* t) {
+  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(pthread_cond_clockwait)(c, m, clock, t))
   check_always("pthread_cond_clockwait");
   return real_call(UNCLOG_REAL(pthread_cond_clockwait), c, m, clock, t);
 }
@@ -263,11 +276,13 @@ long syscall(long number, ...) {
 }
 
 int poll(struct pollfd* fds, nfds_t n, int timeout) {
+  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(poll)(fds, n, timeout))
   check_timeout_ms("poll", timeout);
   return real_call(UNCLOG_REAL(poll), fds, n, timeout);
 }
 
 int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* t, const sigset_t* mask) {
+  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(ppoll)(fds, n, t, mask))
   check_timeout_ms("ppoll", ms_of(t));
   return real_call(UNCLOG_REAL(ppoll), fds, n, t, mask);
 }
@@ -283,11 +298,13 @@ int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const struct timespec* t, co
 }
 
 int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
+  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(epoll_wait)(epfd, events, max, timeout))
   check_timeout_ms("epoll_wait", timeout);
   return real_call(UNCLOG_REAL(epoll_wait), epfd, events, max, timeout);
 }
 
 int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, const sigset_t* mask) {
+  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(epoll_pwait)(epfd, events, max, timeout, mask))
   check_timeout_ms("epoll_pwait", timeout);
   return real_call(UNCLOG_REAL(epoll_pwait), epfd, events, max, timeout, mask);
 }

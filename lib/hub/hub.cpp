@@ -99,6 +99,7 @@ Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub())
   if (slot_) {
     marks_ = slot_;
     slot_->loop.store(this, std::memory_order_release);
+    slot_->runner.store("fiber", std::memory_order_relaxed);
     slot_->label_of.store(
         [](const void* hub) -> const char* {
           // Called by the watchdog only while this hub's step is stuck.

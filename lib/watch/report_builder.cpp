@@ -37,6 +37,7 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   r.hang = hang;
   r.thread = slot.tid;
   r.fiber = label ? label : "";
+  r.runner = slot.runner.load(std::memory_order_relaxed);
   return r;
 }
 

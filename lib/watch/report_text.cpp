@@ -113,11 +113,12 @@ std::string json_escape(const std::string& s) {
 
 std::string BlockingReport::text() const {
   std::string out = "blocking: ";
-  out += "fiber \"" + fiber + "\" ";
+  out += runner + " \"" + fiber + "\" ";
+  const std::string held = runner == "fiber" ? "the hub" : "the loop";
   // How the step's time went (for a call report: only when it also overran).
   std::string time_split;
   if (kind != StallKind::call || timed) {
-    time_split = (hang ? "has held the hub for " : "held the hub for ") + format_ms(duration) + " (resolution " +
+    time_split = (hang ? "has held " : "held ") + held + " for " + format_ms(duration) + " (resolution " +
                  format_ms(resolution) + "), ";
     const StallKind how = kind == StallKind::call ? time_kind : kind;
     switch (how) {
@@ -175,6 +176,7 @@ std::string BlockingReport::json() const {
   out += ",\"runqueue_ms\":" + ns_ms(runqueue);
   out += ",\"resolution_ms\":" + ns_ms(resolution);
   out += ",\"fiber\":\"" + json_escape(fiber) + "\"";
+  out += ",\"runner\":\"" + json_escape(runner) + "\"";
   out += ",\"thread\":" + std::to_string(thread);
   out += ",\"test\":\"" + json_escape(test) + "\"";
   out += ",\"call\":\"" + json_escape(call) + "\"";

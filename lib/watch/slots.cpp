@@ -106,6 +106,7 @@ StepGuard::StepGuard(const char* label) noexcept {
     if (!s) return;
     s->label_of.store(nullptr, std::memory_order_relaxed);
     s->label.store(label, std::memory_order_relaxed);
+    s->runner.store("fiber", std::memory_order_relaxed);
     watch::step_begin(s);
     slot_ = s;
   } catch (...) {

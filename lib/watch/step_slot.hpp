@@ -81,6 +81,9 @@ struct StepSlot : StepMarks {
   std::atomic<const char*> label{"step"};
   std::atomic<LabelOf> label_of{nullptr};
   std::atomic<const void*> loop{nullptr};
+  // What runs the steps, as reports name it: "fiber" (the hub, StepGuard),
+  // "asio handler". A string literal; set when a loop attaches.
+  std::atomic<const char*> runner{"fiber"};
   std::atomic<std::int64_t> resolution_ns{0}; // of the loop attached last
   std::atomic<int> allow_depth{0};            // open AllowBlocking scopes
   std::atomic<const char*> allow_reason{nullptr};
