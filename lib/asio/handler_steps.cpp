@@ -18,7 +18,30 @@ struct Running {
   const void* object = nullptr;
   char name[128] = {};
 };
-thread_local Running t_running;
+__attribute__((tls_model("initial-exec"))) thread_local Running t_running;
+
+// This thread's slot as slot_for_new_hub() last set it up, and the settings
+// it was set up for: asking it per handler would wake the watchdog each time.
+struct Attached {
+  watch::StepSlot* slot = nullptr;
+  std::int64_t resolution_ns = 0;
+  bool calls = false, traps = false;
+};
+__attribute__((tls_model("initial-exec"))) thread_local Attached t_attached;
+
+watch::StepSlot* slot_for_handler() {
+  const watch::Config& c = watch::config();
+  Attached& a = t_attached;
+  const std::int64_t res = c.resolution_ns.load(std::memory_order_relaxed);
+  const bool calls = c.call_reports.load(std::memory_order_relaxed);
+  const bool traps = c.syscall_traps.load(std::memory_order_relaxed);
+  if (a.slot && a.resolution_ns == res && a.calls == calls && a.traps == traps) [[likely]] {
+    return (a.slot->seq.load(std::memory_order_relaxed) & 1) ? nullptr : a.slot;
+  }
+  watch::StepSlot* s = watch::slot_for_new_hub();  // null inside a step
+  if (s) a = {s, res, calls, traps};
+  return s;
+}
 
 const char* name_of(const void* running) {
   auto* r = static_cast<Running*>(const_cast<void*>(running));
@@ -37,15 +60,17 @@ const char* name_of(const void* running) {
 void* begin_step(const char* object_type, const char* op_name, const void* object) noexcept {
   if (!watch::config().enabled.load(std::memory_order_relaxed)) [[likely]] return nullptr;
   try {
-    watch::StepSlot* s = watch::slot_for_new_hub();  // null inside a step: part of it
+    watch::StepSlot* s = slot_for_handler();  // null inside a step: part of it
     if (!s) return nullptr;
     Running& r = t_running;
     r.type = object_type;
     r.op = op_name;
     r.object = object;
-    s->loop.store(&r, std::memory_order_relaxed);
-    s->label_of.store(&name_of, std::memory_order_release);
-    s->runner.store("asio handler", std::memory_order_relaxed);
+    if (s->label_of.load(std::memory_order_relaxed) != &name_of) [[unlikely]] {  // a hub ran here since
+      s->loop.store(&r, std::memory_order_relaxed);
+      s->label_of.store(&name_of, std::memory_order_release);
+      s->runner.store("asio handler", std::memory_order_relaxed);
+    }
     watch::step_begin(s);
     return s;
   } catch (...) {

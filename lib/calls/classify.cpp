@@ -46,21 +46,7 @@
 
 namespace unclog::calls {
 
-__attribute__((tls_model("initial-exec"))) thread_local int t_internal = 0;
-
-watch::StepSlot* in_watched_step() noexcept {
-  watch::StepSlot* s = watch::t_bound_slot;
-  if (!s) [[likely]] return nullptr;  // an unwatched thread: the whole cost
-  if (!(s->seq.load(std::memory_order_relaxed) & 1)) return nullptr;
-  if (t_internal || s->allow_depth.load(std::memory_order_relaxed) > 0) return nullptr;
-  return s;
-}
-
-watch::StepSlot* watching() noexcept {
-  watch::StepSlot* s = in_watched_step();
-  if (!s || !watch::config().call_reports.load(std::memory_order_relaxed)) return nullptr;
-  return s;
-}
+__attribute__((tls_model("initial-exec"))) constinit thread_local int t_internal = 0;
 
 void record(watch::StepSlot* s, bool trapped, const char* fmt, ...) noexcept {
   const int saved = errno;
@@ -85,10 +71,14 @@ struct FdInfo {
 
 FdInfo describe_fd(int fd) {
   FdInfo info{"fd", true, false, false};
-  struct stat st;
-  if (fstat(fd, &st) != 0) return info;  // a bad fd fails at once
+  // The flags first: a non-blocking fd (every fd of an event loop) needs no
+  // fstat, so judging it costs one system call.
   const int fl = fcntl(fd, F_GETFL);
-  info.blocking_mode = fl >= 0 && !(fl & O_NONBLOCK);
+  if (fl < 0) return info;  // a bad fd fails at once
+  info.blocking_mode = !(fl & O_NONBLOCK);
+  if (!info.blocking_mode) return info;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return info;
   if (S_ISSOCK(st.st_mode)) {
     info.kind = "socket";
     info.can_block = true;

@@ -10,19 +10,32 @@
 #pragma once
 #include <cstddef>
 
+#include "watch/config.hpp"
+#include "watch/sampler.hpp"
 #include "watch/step_slot.hpp"
 
 namespace unclog::calls {
 
 // Nonzero while our own code (InternalScope) makes calls on a watched thread.
-extern __attribute__((tls_model("initial-exec"))) thread_local int t_internal;
+extern __attribute__((tls_model("initial-exec"))) constinit thread_local int t_internal;
 
 // The slot of a watched step running now on this thread (outside
 // AllowBlocking and our own internal calls), or null. On a thread with no
 // watched step: one TLS load and a branch.
-watch::StepSlot* in_watched_step() noexcept;
+inline watch::StepSlot* in_watched_step() noexcept {
+  watch::StepSlot* s = watch::t_bound_slot;
+  if (!s) [[likely]] return nullptr;
+  if (!(s->seq.load(std::memory_order_relaxed) & 1)) return nullptr;
+  if (t_internal || s->allow_depth.load(std::memory_order_relaxed) > 0) return nullptr;
+  return s;
+}
+
 // The same, when call mode is on too: where calls are judged.
-watch::StepSlot* watching() noexcept;
+inline watch::StepSlot* watching() noexcept {
+  watch::StepSlot* s = in_watched_step();
+  if (!s || !watch::config().call_reports.load(std::memory_order_relaxed)) return nullptr;
+  return s;
+}
 
 // Records a blocking call of the running step: `what`, printf-style, and the
 // stack from the caller (skip frames more). `trapped`: seen as a system call.

@@ -6,10 +6,7 @@
 
 namespace unclog {
 namespace watch {
-Config& config() noexcept {
-  static Config c;
-  return c;
-}
+constinit Config g_config;
 }  // namespace watch
 
 namespace {

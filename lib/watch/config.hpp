@@ -17,6 +17,9 @@ struct Config {
   std::atomic<std::int64_t> hang_timeout_ns{0};
   std::atomic<bool> report_preempted{false};
 };
-Config& config() noexcept;
+// A constant-initialized global, so reading a setting is one load (call
+// mode reads them inside every interposed call of a watched step).
+extern constinit Config g_config;
+inline Config& config() noexcept { return g_config; }
 
 }  // namespace unclog::watch

@@ -67,7 +67,7 @@ void on_sample(int, siginfo_t*, void*) {
 
 }  // namespace
 
-__attribute__((tls_model("initial-exec"))) thread_local StepSlot* t_bound_slot = nullptr;
+__attribute__((tls_model("initial-exec"))) constinit thread_local StepSlot* t_bound_slot = nullptr;
 
 int capture_stack(std::uintptr_t* out, int max, bool from_signal, int skip) noexcept {
   // +1: this function's own frame.

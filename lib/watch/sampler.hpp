@@ -32,6 +32,6 @@ int capture_stack(std::uintptr_t* out, int max, bool from_signal, int skip = 0) 
 
 // The slot the calling thread's handler writes to (set by bind_sampler):
 // call mode's fast check. Initial-exec TLS: one %fs load.
-extern __attribute__((tls_model("initial-exec"))) thread_local StepSlot* t_bound_slot;
+extern __attribute__((tls_model("initial-exec"))) constinit thread_local StepSlot* t_bound_slot;
 
 }  // namespace unclog::watch

@@ -40,7 +40,7 @@ void refresh_traps(StepSlot& s) {
 
 }  // namespace
 
-__attribute__((tls_model("initial-exec"))) thread_local volatile std::uint8_t t_trap_selector = 0;
+__attribute__((tls_model("initial-exec"))) constinit thread_local volatile std::uint8_t t_trap_selector = 0;
 
 void set_trap_arm(bool (*arm)() noexcept) noexcept { g_trap_arm.store(arm); }
 

@@ -60,7 +60,7 @@ struct SchedStat {
 // `trap_on_step` here when it begins and 0 when it ends; AllowBlocking and
 // our own internal calls store 0 for their scope. Initial-exec TLS: it
 // lives as long as its thread, so the kernel never reads freed memory.
-extern __attribute__((tls_model("initial-exec"))) thread_local volatile std::uint8_t t_trap_selector;
+extern __attribute__((tls_model("initial-exec"))) constinit thread_local volatile std::uint8_t t_trap_selector;
 
 // The two words a hub's direct switch reads. A hub with detection off keeps
 // its own, which nobody else reads.

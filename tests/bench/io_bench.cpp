@@ -24,9 +24,7 @@
 #include <utility>
 #include <vector>
 
-// After <utility>: Boost 1.74's asio/awaitable.hpp uses std::exchange without it.
-#include <boost/asio.hpp>
-
+#include "asio_pingpong.hpp"
 #include "bench_util.hpp"
 #include "hub/hub.hpp"
 #include "unclog/unclog.hpp"
@@ -35,9 +33,11 @@ namespace {
 
 constexpr int kNopFibers = 64;
 constexpr int kNopsPerFiber = 4000;
-constexpr int kConnections = 8;
-constexpr int kRounds = 5000;
-constexpr std::size_t kMessage = 32;
+using bench::kConnections;
+using bench::kMessage;
+using bench::kRounds;
+using bench::make_pairs;
+using bench::close_pairs;
 
 // --- nops ---
 
@@ -89,37 +89,6 @@ double raw_nops_per_second() {
 
 // --- TCP ping-pong ---
 
-std::pair<int, int> connected_pair(int listener, const sockaddr_in& addr) {
-  int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (::connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect");
-  int s = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-  int one = 1;
-  setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return {c, s};
-}
-
-std::vector<std::pair<int, int>> make_pairs() {
-  int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(l, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(l, 64) != 0) throw std::runtime_error("listen");
-  ::getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::vector<std::pair<int, int>> pairs;
-  for (int i = 0; i < kConnections; ++i) pairs.push_back(connected_pair(l, addr));
-  ::close(l);
-  return pairs;
-}
-
-void close_pairs(const std::vector<std::pair<int, int>>& pairs) {
-  for (auto [c, s] : pairs) {
-    ::close(c);
-    ::close(s);
-  }
-}
-
 bool full(int fd, char* buf, std::size_t n, bool send) {
   std::size_t done = 0;
   while (done < n) {
@@ -151,51 +120,6 @@ double hub_pingpong() {
       }
       for (auto& h : hs) h.join();
     });
-  });
-  close_pairs(pairs);
-  return rate;
-}
-
-double asio_pingpong() {
-  namespace asio = boost::asio;
-  auto pairs = make_pairs();
-  double rate = bench::per_second(long(kConnections) * kRounds, [&] {
-    asio::io_context io(1);
-    struct End {
-      asio::ip::tcp::socket sock;
-      char buf[kMessage] = {};
-      int rounds = 0;
-    };
-    std::vector<std::unique_ptr<End>> ends;
-    std::function<void(End*, bool)> step;  // bool: this end starts by writing
-    step = [&](End* e, bool client) {
-      auto read = [&, e, client] {
-        asio::async_read(e->sock, asio::buffer(e->buf, kMessage), [&, e, client](auto ec, std::size_t) {
-          if (ec) return;
-          if (client) {
-            if (++e->rounds < kRounds) step(e, true);
-          } else {
-            asio::async_write(e->sock, asio::buffer(e->buf, kMessage), [&, e](auto ec2, std::size_t) {
-              if (!ec2 && ++e->rounds < kRounds) step(e, false);
-            });
-          }
-        });
-      };
-      if (client) {
-        asio::async_write(e->sock, asio::buffer(e->buf, kMessage), [read](auto ec, std::size_t) {
-          if (!ec) read();
-        });
-      } else {
-        read();
-      }
-    };
-    for (auto [c, s] : pairs) {
-      ends.push_back(std::make_unique<End>(End{asio::ip::tcp::socket(io, asio::ip::tcp::v4(), dup(c))}));
-      step(ends.back().get(), true);
-      ends.push_back(std::make_unique<End>(End{asio::ip::tcp::socket(io, asio::ip::tcp::v4(), dup(s))}));
-      step(ends.back().get(), false);
-    }
-    io.run();
   });
   close_pairs(pairs);
   return rate;
@@ -271,7 +195,7 @@ Rates one_round() {
   r.hub_nop = hub_nops_per_second();
   r.raw_nop = raw_nops_per_second();
   r.hub_pp = hub_pingpong();
-  r.asio_pp = asio_pingpong();
+  r.asio_pp = bench::asio_pingpong();
   r.epoll_pp = epoll_pingpong();
   // Watched with call mode, syscall traps off then on. Off first: once a
   // thread has traps switched on it keeps them (the kernel then checks the
