@@ -6,7 +6,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <deque>
 #include <stdexcept>
 
 namespace chat {
@@ -35,7 +34,6 @@ struct Server::Session : std::enable_shared_from_this<Session> {
   explicit Session(tcp::socket s) : socket(std::move(s)) {}
   tcp::socket socket;
   asio::streambuf in;
-  std::deque<std::string> out;
 };
 
 Server::Server(asio::io_context& io, const Options& options)
@@ -59,21 +57,19 @@ void Server::accept() {
     sessions_.push_back(session);
     // Everyone hears how many are in the room.
     relay(nullptr, "joined " + std::to_string(sessions_.size()) + "\n");
-    auto read_line = std::make_shared<std::function<void()>>();
-    *read_line = [this, session, read_line] {
-      asio::async_read_until(session->socket, session->in, '\n',
-                             [this, session, read_line](boost::system::error_code ec, std::size_t n) {
-                               if (ec) return;
-                               std::string line(asio::buffers_begin(session->in.data()),
-                                                asio::buffers_begin(session->in.data()) + n);
-                               session->in.consume(n);
-                               audit(line, options_.blocking_audit);
-                               relay(session, line);
-                               (*read_line)();
-                             });
-    };
-    (*read_line)();
+    read_lines(session);
     accept();
+  });
+}
+
+void Server::read_lines(const std::shared_ptr<Session>& session) {
+  asio::async_read_until(session->socket, session->in, '\n', [this, session](boost::system::error_code ec, std::size_t n) {
+    if (ec) return;
+    std::string line(asio::buffers_begin(session->in.data()), asio::buffers_begin(session->in.data()) + n);
+    session->in.consume(n);
+    audit(line, options_.blocking_audit);
+    relay(session, line);
+    read_lines(session);
   });
 }
 

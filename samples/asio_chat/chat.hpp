@@ -30,6 +30,7 @@ class Server {
  private:
   struct Session;
   void accept();
+  void read_lines(const std::shared_ptr<Session>& session);
   void relay(const std::shared_ptr<Session>& from, const std::string& line);
 
   boost::asio::ip::tcp::acceptor acceptor_;
