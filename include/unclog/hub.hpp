@@ -17,11 +17,13 @@
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+#include "unclog/detail/offload.hpp"
 #include "unclog/detail/task.hpp"
 #include "unclog/fiber_options.hpp"
 
@@ -124,6 +126,40 @@ void sleep_for(std::chrono::nanoseconds d);
 
 // True inside a hub fiber.
 bool in_fiber() noexcept;
+
+// --- offload: Eventlet's tpool ---
+//
+// Runs `f` on unclog's worker pool and suspends only the calling fiber
+// until it returns: the hub runs its other fibers meanwhile, and the wait is
+// not a blocking call of the step. Returns f's value or rethrows its
+// exception. Outside a fiber it simply calls `f`.
+//
+// cancel() on the fiber's handle ends the wait with
+// std::system_error(ECANCELED) as soon as `f` returns; `f` itself is never
+// interrupted (nothing can safely stop a thread in the middle of a call).
+// The pool: at most set_offload_threads() workers (default: the number of
+// CPUs, at least 4), started as work arrives, joined at exit; they are not
+// watched. Completion wakes the hub through its backend (io_uring or epoll),
+// never by polling.
+template <class F>
+auto offload(F&& f) {
+  if (!in_fiber()) return std::invoke(std::forward<F>(f));
+  return detail::offload_with(-1, std::forward<F>(f));
+}
+
+// With a deadline: throws std::system_error(ETIMEDOUT) if `f` has not
+// returned after `timeout`. `f` then goes on running on the pool and its
+// result is dropped, so it must own what it uses (it is moved into the
+// pool: capture by value).
+template <class F>
+auto offload(std::chrono::nanoseconds timeout, F&& f) {
+  if (!in_fiber()) return std::invoke(std::forward<F>(f));
+  return detail::offload_with(timeout.count() < 0 ? 0 : timeout.count(), std::forward<F>(f));
+}
+
+// The pool's size limit (n >= 1); workers already running beyond it finish
+// their current job and leave.
+void set_offload_threads(unsigned n);
 // The running fiber's name; "" outside a fiber.
 const std::string& fiber_name() noexcept;
 // True once the running fiber's handle asked it to cancel.

@@ -63,6 +63,7 @@ struct BlockingReport {
   pid_t thread = 0;
   std::string test;                      // "Suite.Name" under GoogleTest
   std::string call;                      // call mode: what was called
+  std::string hint;                      // the remedy: what to call instead ("" if none)
   std::string function;                  // the blocking function
   std::string user_function;             // first frame in the user's code
   std::string file;                      // ... its file and line ("" if none)

@@ -19,16 +19,30 @@ class Hub;
 namespace unclog::io {
 
 struct Request {
-  enum class Op : std::uint8_t { read, write, recv, send, accept, connect, close, poll, nop };
+  enum class Op : std::uint8_t {
+    read, write, recv, send, accept, connect, close, poll, nop,
+    // files (the epoll backend runs these on the offload pool)
+    openat, pread, pwrite, fsync, fdatasync, statx, unlinkat, renameat, mkdirat,
+  };
   Op op;
-  int fd = -1;
-  void* buf = nullptr;          // read/recv target, write/send source
+  int fd = -1;                  // the fd; for path calls the directory fd (AT_FDCWD)
+  void* buf = nullptr;          // read/recv target, write/send source; statx's struct
   std::size_t len = 0;
-  int flags = 0;                // recv/send/accept4 flags; poll events
+  int flags = 0;                // recv/send/accept4 flags; poll events; open/statx/unlink flags
   sockaddr* addr = nullptr;     // accept out, connect in
   socklen_t* addrlen = nullptr; // accept in/out
   socklen_t addr_size = 0;      // connect
+  std::int64_t offset = 0;      // pread/pwrite
+  const char* path = nullptr;   // openat/statx/unlinkat/mkdirat; renameat's old path
+  const char* path2 = nullptr;  // renameat's new path
+  unsigned mode = 0;            // openat/mkdirat mode; statx mask
+
+  bool is_file_op() const noexcept { return op >= Op::openat; }
 };
+
+// Performs a file request with the plain system calls (on this thread).
+// Returns the result or -errno.
+long perform_file_op_here(const Request& r) noexcept;
 
 class Backend {
  public:

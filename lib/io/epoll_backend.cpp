@@ -21,6 +21,7 @@
 #include "backend.hpp"
 #include "calls/calls.hpp"
 #include "hub/hub.hpp"
+#include "unclog/hub.hpp"
 
 namespace unclog::io {
 namespace {
@@ -36,6 +37,7 @@ class EpollBackend final : public Backend {
 
   long perform(const Request& r, std::int64_t timeout_ns) override {
     if (hub_.running()->cancel_requested) return -ECANCELED;
+    if (r.is_file_op()) return offloaded(r);
     const std::int64_t deadline = timeout_ns < 0 ? -1 : detail::monotonic_ns() + timeout_ns;
     switch (r.op) {
       case Request::Op::close: return ::close(r.fd) == 0 ? 0 : -errno;
@@ -72,6 +74,16 @@ class EpollBackend final : public Backend {
     detail::Fiber* out = nullptr;
     std::uint32_t registered = 0;
   };
+
+  // Files are always "ready" to epoll: their calls go to the offload pool,
+  // where waiting on a slow disk blocks a worker, not the hub.
+  static long offloaded(const Request& r) {
+    try {
+      return unclog::offload([r] { return perform_file_op_here(r); });
+    } catch (const std::system_error& e) {
+      return -e.code().value();
+    }
+  }
 
   static bool is_socket(int fd) {
     struct stat st;

@@ -1,7 +1,11 @@
 // The public green calls: build a Request, hand it to the hub's backend, map
 // -errno to -1/errno. Outside a hub fiber they are the libc calls.
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <string>
 
 #include "backend.hpp"
 #include "hub/hub.hpp"
@@ -103,6 +107,86 @@ ssize_t send(int fd, const void* buf, size_t n, int flags, Timeout t) { return d
 int accept(int fd, sockaddr* addr, socklen_t* len, Timeout t) { return do_accept(fd, addr, len, ns(t)); }
 int connect(int fd, const sockaddr* addr, socklen_t len, Timeout t) { return do_connect(fd, addr, len, ns(t)); }
 int poll(int fd, short events, Timeout t) { return do_poll(fd, events, ns(t)); }
+
+// --- files ---
+
+namespace {
+
+long file_op(const Request& r) {
+  if (Backend* b = fiber_backend()) return finish(b->perform(r, -1));
+  return finish(perform_file_op_here(r));
+}
+
+Request path_request(Request::Op op, int dirfd, const char* path) {
+  Request r{op, dirfd};
+  r.path = path;
+  return r;
+}
+
+}  // namespace
+
+long perform_file_op_here(const Request& r) noexcept {
+  long n = -1;
+  switch (r.op) {
+    case Op::openat: n = ::openat(r.fd, r.path, r.flags, r.mode); break;
+    case Op::pread: n = ::pread(r.fd, r.buf, r.len, r.offset); break;
+    case Op::pwrite: n = ::pwrite(r.fd, r.buf, r.len, r.offset); break;
+    case Op::fsync: n = ::fsync(r.fd); break;
+    case Op::fdatasync: n = ::fdatasync(r.fd); break;
+    case Op::statx: n = ::statx(r.fd, r.path, r.flags, r.mode, static_cast<struct statx*>(r.buf)); break;
+    case Op::unlinkat: n = ::unlinkat(r.fd, r.path, r.flags); break;
+    case Op::renameat: n = ::renameat(r.fd, r.path, r.fd, r.path2); break;
+    case Op::mkdirat: n = ::mkdirat(r.fd, r.path, r.mode); break;
+    default: errno = EINVAL;
+  }
+  return n < 0 ? -errno : n;
+}
+
+int open(const char* path, int flags, mode_t mode) { return openat(AT_FDCWD, path, flags, mode); }
+
+int openat(int dirfd, const char* path, int flags, mode_t mode) {
+  Request r = path_request(Op::openat, dirfd, path);
+  r.flags = flags;
+  r.mode = mode;
+  return static_cast<int>(file_op(r));
+}
+
+ssize_t pread(int fd, void* buf, size_t n, off_t offset) {
+  Request r{Op::pread, fd, buf, n};
+  r.offset = offset;
+  return file_op(r);
+}
+
+ssize_t pwrite(int fd, const void* buf, size_t n, off_t offset) {
+  Request r{Op::pwrite, fd, const_cast<void*>(buf), n};
+  r.offset = offset;
+  return file_op(r);
+}
+
+int fsync(int fd) { return static_cast<int>(file_op({Op::fsync, fd})); }
+int fdatasync(int fd) { return static_cast<int>(file_op({Op::fdatasync, fd})); }
+
+int statx(int dirfd, const char* path, int flags, unsigned mask, struct ::statx* out) {
+  Request r = path_request(Op::statx, dirfd, path);
+  r.flags = flags;
+  r.mode = mask;
+  r.buf = out;
+  return static_cast<int>(file_op(r));
+}
+
+int unlink(const char* path) { return static_cast<int>(file_op(path_request(Op::unlinkat, AT_FDCWD, path))); }
+
+int rename(const char* oldpath, const char* newpath) {
+  Request r = path_request(Op::renameat, AT_FDCWD, oldpath);
+  r.path2 = newpath;
+  return static_cast<int>(file_op(r));
+}
+
+int mkdir(const char* path, mode_t mode) {
+  Request r = path_request(Op::mkdirat, AT_FDCWD, path);
+  r.mode = mode;
+  return static_cast<int>(file_op(r));
+}
 
 int close(int fd) {
   if (Backend* b = fiber_backend()) return static_cast<int>(perform(*b, {Op::close, fd}, -1));

@@ -143,6 +143,17 @@ class UringBackend final : public Backend {
       case Request::Op::close: io_uring_prep_close(sqe, r.fd); break;
       case Request::Op::poll: io_uring_prep_poll_add(sqe, r.fd, unsigned(r.flags)); break;
       case Request::Op::nop: io_uring_prep_nop(sqe); break;
+      case Request::Op::openat: io_uring_prep_openat(sqe, r.fd, r.path, r.flags, r.mode); break;
+      case Request::Op::pread: io_uring_prep_read(sqe, r.fd, r.buf, unsigned(r.len), __u64(r.offset)); break;
+      case Request::Op::pwrite: io_uring_prep_write(sqe, r.fd, r.buf, unsigned(r.len), __u64(r.offset)); break;
+      case Request::Op::fsync: io_uring_prep_fsync(sqe, r.fd, 0); break;
+      case Request::Op::fdatasync: io_uring_prep_fsync(sqe, r.fd, IORING_FSYNC_DATASYNC); break;
+      case Request::Op::statx:
+        io_uring_prep_statx(sqe, r.fd, r.path, r.flags, r.mode, static_cast<struct statx*>(r.buf));
+        break;
+      case Request::Op::unlinkat: io_uring_prep_unlinkat(sqe, r.fd, r.path, r.flags); break;
+      case Request::Op::renameat: io_uring_prep_renameat(sqe, r.fd, r.path, r.fd, r.path2, 0); break;
+      case Request::Op::mkdirat: io_uring_prep_mkdirat(sqe, r.fd, r.path, r.mode); break;
     }
   }
 

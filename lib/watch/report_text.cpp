@@ -148,9 +148,9 @@ std::string BlockingReport::text() const {
   }
   if (samples.empty()) {
     out += "\n  (no stack: the sampling signal could not be delivered)";
-    return out;
+  } else {
+    append_frames(out, samples.front().frames, file, line);
   }
-  append_frames(out, samples.front().frames, file, line);
   for (std::size_t i = 1; i < samples.size(); ++i) {
     const auto& fr = samples[i].frames;
     const StackFrame* top = nullptr;
@@ -163,6 +163,7 @@ std::string BlockingReport::text() const {
     out += "\n  still there at +" + format_ms(samples[i].offset) + ": " +
            (top ? where(*top) : (fr.empty() ? std::string("??") : where(fr.front())));
   }
+  if (!hint.empty()) out += "\n  hint: " + hint;
   return out;
 }
 
@@ -180,6 +181,7 @@ std::string BlockingReport::json() const {
   out += ",\"thread\":" + std::to_string(thread);
   out += ",\"test\":\"" + json_escape(test) + "\"";
   out += ",\"call\":\"" + json_escape(call) + "\"";
+  out += ",\"hint\":\"" + json_escape(hint) + "\"";
   out += ",\"calls\":" + std::to_string(calls);
   out += ",\"function\":\"" + json_escape(function) + "\"";
   out += ",\"file\":\"" + json_escape(file) + "\"";

@@ -9,6 +9,7 @@
 #include "watch_internal.hpp"
 #include "watchdog.hpp"
 #include "call_report.hpp"
+#include "hints.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -92,7 +93,10 @@ void finish_step(StepSlot& slot, std::uint64_t step, const char* label) {
   if (!keep) keep = over && (report.kind != StallKind::preempted || config().report_preempted.load());
   if (keep) add_signal_samples(report, slot);
   slot.nsamples.store(0, std::memory_order_relaxed);
-  if (keep) dispatch(report);
+  if (keep) {
+    report.hint = hint_for(report);
+    dispatch(report);
+  }
 }
 
 }  // namespace unclog::watch

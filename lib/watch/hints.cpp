@@ -1,0 +1,55 @@
+#include "hints.hpp"
+
+#include <string_view>
+
+namespace unclog::watch {
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+constexpr std::string_view kOffload = "run it with unclog::offload(...): only the calling fiber waits";
+
+// By the call's name, as call mode describes it ("read(fd 5: pipe, ...)").
+std::string for_call(std::string_view call) {
+  const std::string_view name = call.substr(0, call.find('('));
+  const bool on_file = call.find(": file") != std::string_view::npos;
+  if (name == "getaddrinfo" || starts_with(name, "gethostbyname") || name == "getnameinfo") {
+    return "unclog::io::resolve() resolves without blocking the hub";
+  }
+  if (name == "sleep" || name == "usleep" || name == "nanosleep" || name == "clock_nanosleep") {
+    return "unclog::sleep_for() sleeps without blocking the hub";
+  }
+  if (name == "fsync" || name == "fdatasync") {
+    return "unclog::io::" + std::string(name) + "() syncs on io_uring without blocking the hub";
+  }
+  if (name == "open" || name == "openat" || name == "openat2") {
+    return "unclog::io::open() opens on io_uring without blocking the hub";
+  }
+  if (on_file && (name == "read" || name == "pread64" || name == "write" || name == "pwrite64")) {
+    return "unclog::io::pread()/pwrite() read and write files on io_uring without blocking the hub";
+  }
+  for (std::string_view green : {"read", "write", "recv", "send", "accept", "connect"}) {
+    // recvfrom/sendto/accept4 too: the green call covers them.
+    if (name == green || (starts_with(name, green) && (name == "recvfrom" || name == "sendto" || name == "accept4"))) {
+      return "unclog::io::" + std::string(green) + "() waits for the fd without blocking the hub";
+    }
+  }
+  if (name == "poll" || name == "ppoll" || name == "select" || name == "pselect6" || starts_with(name, "epoll_")) {
+    return "unclog::io::poll(fd, events) waits for one fd without blocking the hub";
+  }
+  if (starts_with(name, "pthread_mutex_lock")) return "unclog::Mutex waits without blocking the hub";
+  return std::string(kOffload);
+}
+
+}  // namespace
+
+std::string hint_for(const BlockingReport& r) {
+  if (r.kind == StallKind::call) return for_call(r.call);
+  if (r.kind != StallKind::blocked) return "";  // cpu: the code itself; preempted: the machine
+  // A time stall: by the blocking function the samples show.
+  const std::string& f = r.function;
+  if (f.find("sleep") != std::string::npos) return for_call("nanosleep");
+  return std::string(kOffload);
+}
+
+}  // namespace unclog::watch
