@@ -1,5 +1,7 @@
 // The crawler sample: N fibers crawl pages from M small HTTP servers that run
-// as fibers on the same hub, over loopback, with green I/O. The scenario
+// as fibers on the same hub, over loopback ("localhost", resolved with
+// unclog::io::resolve), with green I/O; results go to a file through green
+// file I/O. The scenario
 // unclog exists for: one helper that blocks stalls every other fiber.
 #pragma once
 #include <cstdint>
@@ -13,6 +15,7 @@ struct Options {
   int crawlers = 4;
   int pages_per_server = 5;
   bool polite_blocking = false;  // the bug: throttle with the thread's sleep
+  std::string results_path;      // a line per page crawled, written with green file I/O ("" for none)
 };
 
 struct Result {

@@ -2,6 +2,7 @@
 // with reports that point at throttle()'s sleep.
 #include <gtest/gtest-spi.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -21,10 +22,18 @@ int line_of(const std::string& needle) {
 
 }  // namespace
 
+// Resolving "localhost" (io::resolve) and writing the results file (green
+// file I/O) block nothing; the file has a line per page.
 UNCLOG_TEST(Crawler, CleanCrawlDoesNotBlock) {
   crawler::Options o;
+  o.results_path = ::testing::TempDir() + "unclog_crawler_results.txt";
   auto r = crawler::crawl(o);
   EXPECT_EQ(r.pages, o.servers * o.pages_per_server);
+  std::ifstream in(o.results_path);
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) EXPECT_NE(line.find("localhost:"), std::string::npos) << line;
+  EXPECT_EQ(lines, r.pages);
+  std::remove(o.results_path.c_str());
 }
 
 TEST(Crawler, BlockingCrawlFailsAtTheHelpersLine) {
@@ -51,5 +60,6 @@ TEST(Crawler, BlockingCrawlFailsAtTheHelpersLine) {
     const std::string msg = f.message();
     EXPECT_TRUE(msg.find("(call): nanosleep") != std::string::npos || msg.find("blocked") != std::string::npos) << msg;
     EXPECT_NE(std::string(f.message()).find("crawler-"), std::string::npos) << f.message();
+    EXPECT_NE(msg.find("hint: unclog::sleep_for()"), std::string::npos) << msg;
   }
 }
