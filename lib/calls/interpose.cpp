@@ -42,8 +42,11 @@
 namespace unclog::calls {
 namespace {
 
-// Resolves the next definition of a libc function, once.
+// Resolves the next definition of a libc function, once. The loader's lock
+// may be contended (another thread loading or unwinding): that wait is
+// ours, not the user's call, so it is neither judged nor trapped.
 void* next_symbol(const char* name, const char* version) {
+  InternalScope internal;
   void* p = version ? dlvsym(RTLD_NEXT, name, version) : nullptr;
   return p ? p : dlsym(RTLD_NEXT, name);
 }

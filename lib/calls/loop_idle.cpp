@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "calls.hpp"
 #include "watch/symbolize.hpp"
 
 namespace unclog::calls {
@@ -21,6 +22,7 @@ constexpr std::string_view kIdleWaiters[] = {
 };
 
 bool names_idle_waiter(std::uintptr_t pc) {
+  InternalScope internal;  // symbolizing reads debug information: our calls, not the step's
   const std::uintptr_t call = pc - 1;  // inside the call instruction
   for (const auto& f : watch::symbolize(&call, 1)) {
     for (std::string_view w : kIdleWaiters) {
