@@ -24,7 +24,9 @@ namespace unclog {
 namespace detail {
 
 OffloadJob::~OffloadJob() {
-  if (wake_fd >= 0) ::close(wake_fd);
+  if (wake_fd < 0) return;
+  calls::InternalScope internal;
+  ::close(wake_fd);
 }
 
 namespace {
@@ -121,7 +123,12 @@ int offload_wait(const std::shared_ptr<OffloadJob>& job, std::int64_t timeout_ns
     job->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   }
   if (job->wake_fd < 0) return errno;
-  Pool::pool().submit(job);
+  {
+    // The pool's lock is held for a queue push or pop: a wait for it is
+    // ours, short, and not the user's blocking call.
+    calls::InternalScope internal;
+    Pool::pool().submit(job);
+  }
   const std::int64_t deadline = timeout_ns < 0 ? -1 : monotonic_ns() + timeout_ns;
   bool cancelled = false;
   std::uint64_t value;
