@@ -62,6 +62,7 @@ struct BlockingReport {
   std::string runner = "fiber";          // what ran the step: "fiber", "asio handler"
   pid_t thread = 0;
   std::string test;                      // "Suite.Name" under GoogleTest
+  std::string kernel_wait;               // blocked: the kernel function it waited in ("" unknown)
   std::string call;                      // call mode: what was called
   std::string hint;                      // the remedy: what to call instead ("" if none)
   std::string function;                  // the blocking function

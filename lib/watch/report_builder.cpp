@@ -38,6 +38,9 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   r.thread = slot.tid;
   r.fiber = label ? label : "";
   r.runner = slot.runner.load(std::memory_order_relaxed);
+  if (slot.kernel_wait_seq == slot.base_seq.load(std::memory_order_relaxed) && r.kind == StallKind::blocked) {
+    r.kernel_wait = slot.kernel_wait;
+  }
   return r;
 }
 

@@ -122,7 +122,10 @@ std::string BlockingReport::text() const {
                  format_ms(resolution) + "), ";
     const StallKind how = kind == StallKind::call ? time_kind : kind;
     switch (how) {
-      case StallKind::blocked: time_split += "blocked off-CPU " + format_ms(off_cpu); break;
+      case StallKind::blocked:
+        time_split += "blocked off-CPU " + format_ms(off_cpu);
+        if (!kernel_wait.empty()) time_split += ", in the kernel at " + kernel_wait;
+        break;
       case StallKind::cpu: time_split += "cpu: on-CPU " + format_ms(on_cpu); break;
       case StallKind::preempted: time_split += "preempted: waited for a CPU " + format_ms(runqueue); break;
       case StallKind::call: break;
@@ -182,6 +185,7 @@ std::string BlockingReport::json() const {
   out += ",\"test\":\"" + json_escape(test) + "\"";
   out += ",\"call\":\"" + json_escape(call) + "\"";
   out += ",\"hint\":\"" + json_escape(hint) + "\"";
+  out += ",\"kernel_wait\":\"" + json_escape(kernel_wait) + "\"";
   out += ",\"calls\":" + std::to_string(calls);
   out += ",\"function\":\"" + json_escape(function) + "\"";
   out += ",\"file\":\"" + json_escape(file) + "\"";

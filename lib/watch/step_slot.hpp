@@ -100,6 +100,11 @@ struct StepSlot : StepMarks {
   CallRecord calls[kMaxCalls];
 
   // --- written by the watchdog ---
+  // Where the kernel had the thread waiting (/proc/.../wchan: "anon_pipe_read",
+  // "hrtimer_nanosleep") when the watchdog first sampled step kernel_wait_seq;
+  // published by the release store of `target` that follows.
+  char kernel_wait[48] = {};
+  std::uint64_t kernel_wait_seq = 0;
   SchedStat base;                             // when the step was first seen...
   std::atomic<std::uint64_t> base_seq{0};     // ...which step that was (release after base)
   std::atomic<std::uint64_t> timed_seq{0};    // step found over the resolution

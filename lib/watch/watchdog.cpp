@@ -1,5 +1,7 @@
 #include "watchdog.hpp"
 
+#include <fcntl.h>
+
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <signal.h>
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -57,7 +60,44 @@ std::int64_t tick_ns(const std::vector<StepSlot*>& slots) {
   return std::clamp<std::int64_t>(res / 20, 200000, 50000000);
 }
 
+// The kernel function the thread waits in, before the signal interrupts it.
+// wchan names it for anyone; where it only says "0" or the system call
+// entry (seen here for a thread's second sleep), the top of the kernel
+// stack does, for those allowed to read it (root). Else left empty.
+bool informative(const char* w) { return w[0] && std::strcmp(w, "0") != 0 && std::strncmp(w, "do_syscall", 10) != 0; }
+
+void read_first_word(const char* path, char* out, std::size_t size) {
+  out[0] = '\0';
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[256];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  // wchan: "anon_pipe_read"; stack: "[<0>] anon_pipe_read+0x366/0x410"
+  const char* p = std::strncmp(buf, "[<", 2) == 0 ? std::strchr(buf, ' ') : buf;
+  if (!p) return;
+  while (*p == ' ') ++p;
+  std::size_t len = std::strcspn(p, "+ \n");
+  len = std::min(len, size - 1);
+  std::memcpy(out, p, len);
+  out[len] = '\0';
+}
+
+void read_kernel_wait(StepSlot& s, std::uint64_t seq) {
+  char path[64];
+  s.kernel_wait_seq = seq;
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/wchan", static_cast<int>(s.tid));
+  read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
+  if (informative(s.kernel_wait)) return;
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stack", static_cast<int>(s.tid));
+  read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
+  if (!informative(s.kernel_wait)) s.kernel_wait[0] = '\0';
+}
+
 void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
+  read_kernel_wait(s, seq);
   s.sampling_seq = seq;
   s.nsamples.store(0, std::memory_order_relaxed);
   s.target.store(seq, std::memory_order_release);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -348,4 +351,63 @@ TEST_F(WatchDeathTest, HangExitsWithTheStack) {
         _exit(0);
       },
       ::testing::ExitedWithCode(1), "unclog: hang:.*read");
+}
+
+namespace {
+// Whether this kernel shows a waiting thread's wchan (some hide it: "0").
+bool wchan_readable() {
+  std::atomic<pid_t> tid{0};
+  std::thread sleeper([&] {
+    tid = static_cast<pid_t>(syscall(SYS_gettid));
+    std::this_thread::sleep_for(100ms);
+  });
+  while (!tid) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);
+  std::ifstream in("/proc/self/task/" + std::to_string(tid.load()) + "/wchan");
+  std::string w;
+  std::getline(in, w);
+  sleeper.join();
+  return !w.empty() && w != "0";
+}
+}  // namespace
+
+// In a fresh process (a child), a stalled pipe read names the kernel's pipe
+// read; a CPU hog names nothing.
+TEST_F(Watch, BlockedReportsNameTheKernelWaitPoint) {
+  if (!wchan_readable()) GTEST_SKIP() << "this kernel does not show wchan";
+  const pid_t child = fork();
+  if (child == 0) {
+    std::string seen;
+    {
+      Reports mine;
+      int fds[2];
+      if (pipe(fds) != 0) _exit(10);
+      std::thread writer([&] {
+        std::this_thread::sleep_for(200ms);
+        (void)!::write(fds[1], "x", 1);
+      });
+      unclog::run([&] {
+        char c;
+        (void)!::read(fds[0], &c, 1);
+      });
+      writer.join();
+      auto rs = mine.take();
+      if (rs.size() != 1) _exit(11);
+      seen = rs[0].kernel_wait;
+      const bool consistent = rs[0].text().find(", in the kernel at " + seen) != std::string::npos &&
+                              rs[0].json().find("\"kernel_wait\":\"" + seen + "\"") != std::string::npos;
+      if (!consistent) _exit(12);
+    }
+    std::fprintf(stderr, "kernel wait of a pipe read: %s\n", seen.c_str());
+    _exit(seen.find("pipe") != std::string::npos ? 0 : 13);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "11: no single report, 12: text/JSON disagree, 13: no pipe wait named";
+  unclog::run([&] { spin_cpu(150ms); });
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kernel_wait, "") << rs[0].text();
+  EXPECT_EQ(rs[0].text().find("in the kernel at"), std::string::npos);
 }
