@@ -25,6 +25,7 @@ constexpr Spec kSpecs[] = {
     {"file_io", "UNCLOG_FILE_IO", "allow or report"},
     {"std_streams", "UNCLOG_STD_STREAMS", "allow or report"},
     {"syscalls", "UNCLOG_SYSCALLS", "on or off"},
+    {"annotations", "UNCLOG_ANNOTATIONS", "github or off"},
 };
 
 std::optional<bool> parse_allow_report(const std::string& text) {
@@ -76,6 +77,9 @@ std::string apply(const Spec& spec, const std::string& value, const std::string&
     auto b = parse_allow_report(value);
     if (!b) return bad();
     (name == "file_io" ? out.file_io : out.std_streams) = *b;
+  } else if (name == "annotations") {
+    if (value != "github" && value != "off") return bad();
+    out.github_annotations = value == "github";
   } else if (name == "syscalls") {
     if (value != "on" && value != "off") return bad();
     out.syscalls = value == "on";
@@ -120,6 +124,8 @@ std::optional<bool> parse_bool(const std::string& text) {
 }
 
 std::string parse_flags(std::vector<std::string>& args, const char* (*getenv_fn)(const char*), Flags& out) {
+  // On GitHub Actions, annotations are on unless a flag says otherwise.
+  if (const char* gh = getenv_fn("GITHUB_ACTIONS")) out.github_annotations = std::string(gh) == "true";
   for (const Spec& spec : kSpecs) {
     if (const char* v = getenv_fn(spec.env)) {
       std::string err = apply(spec, v, std::string("environment variable ") + spec.env, out);

@@ -20,6 +20,7 @@ struct Flags {
   bool file_io = false;            // call mode: report regular-file I/O
   bool std_streams = false;        // call mode: report writes to stdout/stderr
   bool syscalls = true;            // call mode: trap system calls too (where the kernel allows)
+  bool github_annotations = false; // also print each report as a GitHub Actions ::error command
 };
 
 // "250us", "50ms", "2s", "1.5s", "100" (ms). Returns nullopt for garbage,

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "annotations.hpp"
 #include "hang_xml.hpp"
 #include "hub/hub.hpp"
 #include "unclog/gtest.hpp"
@@ -56,6 +57,7 @@ void count(const BlockingReport& r) {
 }
 
 void on_report(const BlockingReport& r) {
+  if (state().flags.github_annotations) print_github_annotation(r);
   if (t_scope) {
     if (t_scope->expect == Expect::no_blocking) count(r);
     t_scope->reports.push_back(r);

@@ -29,7 +29,8 @@ MARK = marks()
 
 
 def run(args, env_extra=None, timeout=60):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNCLOG_", "GTEST_")) or k == "UNCLOG_BACKEND"}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("UNCLOG_", "GTEST_", "GITHUB_")) or k == "UNCLOG_BACKEND"}
     env.update(env_extra or {})
     t0 = time.monotonic()
     p = subprocess.run([EXE] + args, capture_output=True, text=True, env=env, timeout=timeout)
@@ -121,6 +122,12 @@ with tempfile.TemporaryDirectory() as tmp:
               rc == 1 and f"{FILE}:{MARK['fgets']}" in out and "pipe, blocking" in out and "in fgets" in out, out + err)
         rc, out, err, _ = run(["--gtest_filter=Syscalls.*", "--unclog_syscalls=off"])
         check("--unclog_syscalls=off: libc's own read is not seen", rc == 0, out + err)
+    src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[2]))))
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep"], {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": src_root})
+    check("GITHUB_ACTIONS=true: an ::error command at the repository path and line",
+          f"::error file=tests/e2e/blocking_suite.cpp,line={MARK['usleep']},title=blocking" in out, out)
+    rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep"])
+    check("no annotations outside GitHub Actions", "::error" not in out, out)
     rc, out, err, _ = run(["--unclog_resolution=abc"])
     check("malformed flag: exit 2 naming the flag", rc == 2 and "--unclog_resolution" in err and "'abc'" in err,
           f"rc={rc} {err}")

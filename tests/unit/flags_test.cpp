@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "annotations.hpp"
 #include "flags.hpp"
 
 using namespace std::chrono_literals;
@@ -103,6 +104,42 @@ TEST(Flags, SyscallsSwitch) {
   EXPECT_TRUE(h.syscalls);
   EXPECT_NE(parse({"--unclog_syscalls=maybe"}, f).find("--unclog_syscalls"), std::string::npos);
   EXPECT_NE(parse({}, f, {{"UNCLOG_SYSCALLS", "1"}}).find("UNCLOG_SYSCALLS"), std::string::npos);
+}
+
+TEST(Flags, AnnotationsFollowGithubActionsUnlessAsked) {
+  Flags f;
+  EXPECT_EQ(parse({}, f), "");
+  EXPECT_FALSE(f.github_annotations);
+  Flags g;
+  EXPECT_EQ(parse({}, g, {{"GITHUB_ACTIONS", "true"}}), "");
+  EXPECT_TRUE(g.github_annotations);
+  Flags h;
+  EXPECT_EQ(parse({"--unclog_annotations=off"}, h, {{"GITHUB_ACTIONS", "true"}}), "");
+  EXPECT_FALSE(h.github_annotations);
+  Flags i;
+  EXPECT_EQ(parse({"--unclog_annotations=github"}, i), "");
+  EXPECT_TRUE(i.github_annotations);
+  EXPECT_NE(parse({"--unclog_annotations=gitlab"}, f).find("--unclog_annotations"), std::string::npos);
+}
+
+TEST(Annotations, GithubCommandPointsAtTheRepositoryPath) {
+  unclog::BlockingReport r;
+  r.kind = unclog::StallKind::call;
+  r.call = "read(fd 5: pipe, blocking, 1 bytes)";
+  r.fiber = "main";
+  r.file = "../src/net/client.cpp";  // as the compiler saw it, from the build directory
+  r.line = 57;
+  r.test = "Client.Fetch";
+  const std::string line = unclog::gtest_internal::github_annotation(r, "/home/runner/work/app", "/home/runner/work/app/build");
+  EXPECT_EQ(line.rfind("::error file=src/net/client.cpp,line=57,title=blocking in Client.Fetch::blocking: fiber", 0), 0u)
+      << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos) << "one line: newlines are %0A";
+  EXPECT_NE(line.find("%0A"), std::string::npos);
+  // A property's commas and colons are escaped; the message keeps its own.
+  r.test = "Suite.Name,with:chars";
+  const std::string esc = unclog::gtest_internal::github_annotation(r, "/w", "/w/b");
+  EXPECT_NE(esc.find("title=blocking in Suite.Name%2Cwith%3Achars::"), std::string::npos) << esc;
+  EXPECT_NE(esc.find("read(fd 5: pipe, blocking"), std::string::npos) << esc;
 }
 
 TEST(Flags, UnknownUnclogFlagIsAnError) {
