@@ -20,6 +20,7 @@ constexpr Spec kSpecs[] = {
     {"mode", "UNCLOG_MODE", "one of time, calls, all, off"},
     {"hang_timeout", "UNCLOG_HANG_TIMEOUT", "a positive duration like 20s, or 0 for none"},
     {"report", "UNCLOG_REPORT", "a file path"},
+    {"folded", "UNCLOG_FOLDED", "a file path"},
     {"report_preempted", "UNCLOG_REPORT_PREEMPTED", "true or false"},
     {"allow", "UNCLOG_ALLOW", "a comma-separated list of function names"},
     {"file_io", "UNCLOG_FILE_IO", "allow or report"},
@@ -55,9 +56,9 @@ std::string apply(const Spec& spec, const std::string& value, const std::string&
     auto m = parse_mode(value);
     if (!m) return bad();
     out.mode = *m;
-  } else if (name == "report") {
+  } else if (name == "report" || name == "folded") {
     if (value.empty()) return bad();
-    out.report = value;
+    (name == "report" ? out.report : out.folded) = value;
   } else if (name == "report_preempted") {
     auto b = parse_bool(value);
     if (!b) return bad();

@@ -15,6 +15,7 @@ struct Flags {
   Mode mode = Mode::all;
   std::chrono::nanoseconds hang_timeout = std::chrono::seconds(20);
   std::string report;            // JSON lines file, "" for none
+  std::string folded;            // folded stacks of blocked time, "" for none
   bool report_preempted = false;
   std::vector<std::string> allow;  // call mode: functions whose calls are allowed
   bool file_io = false;            // call mode: report regular-file I/O

@@ -128,6 +128,13 @@ void configure(const Flags& flags) {
       std::exit(2);
     }
   }
+  if (!flags.folded.empty()) {
+    std::string error;
+    if (!set_folded_file(flags.folded, &error)) {
+      std::fprintf(stderr, "unclog: --unclog_folded: %s\n", error.c_str());
+      std::exit(2);
+    }
+  }
   std::lock_guard lk(s.mu);
   if (!s.sink_id) s.sink_id = add_report_sink(on_report);
   set_hang_handler(on_hang);

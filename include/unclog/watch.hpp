@@ -126,6 +126,11 @@ void set_stderr_reports(bool on) noexcept;
 // Appends one JSON line per report to `path` ("" closes). Returns false and
 // fills *error when the file cannot be opened.
 bool set_json_report_file(const std::string& path, std::string* error = nullptr);
+// Writes every report's stack to `path` in the folded format of flame graph
+// tools (`outer;...;inner microseconds`), summed by stack over the run and
+// kept complete on disk after each report ("" stops). Returns false and
+// fills *error when the file cannot be written.
+bool set_folded_file(const std::string& path, std::string* error = nullptr);
 // Runs on the watchdog thread when a hang is detected, after the sinks and
 // before the process exits (used to write the gtest XML). Keep it short.
 void set_hang_handler(std::function<void(const BlockingReport&)> handler);

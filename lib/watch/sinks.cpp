@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "folded.hpp"
+
 namespace unclog::watch {
 namespace {
 
@@ -89,6 +91,7 @@ void dispatch(BlockingReport& r) {
   Sinks& s = sinks();
   if (const char* t = current_test()) r.test = t;
   ++t_reports;
+  add_folded(r);
   if (s.to_stderr.load()) to_stderr_throttled(s, r);
   std::vector<ReportSink> callbacks;
   {

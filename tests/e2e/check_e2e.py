@@ -150,8 +150,13 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # 3. A hang: XML written, exit non-zero, well before the timeout.
     xml = os.path.join(tmp, "hang.xml")
+    folded = os.path.join(tmp, "hang.folded")
     rc, out, err, elapsed = run(["--gtest_filter=Blocking.Clean:Hang.*", "--unclog_hang_timeout=1s",
-                                 f"--gtest_output=xml:{xml}"], timeout=30)
+                                 f"--gtest_output=xml:{xml}", f"--unclog_folded={folded}"], timeout=30)
+    lines = open(folded).read().splitlines() if os.path.exists(folded) else []
+    check("hang: the folded stacks are on disk, outermost first, weighted in us",
+          len(lines) == 1 and re.match(r"^\S*;\S*read\S* \d+$", lines[0]) is not None
+          and int(lines[0].rsplit(" ", 1)[1]) >= 900000, str(lines))
     check("hang: exit non-zero", rc != 0, f"rc={rc}")
     check("hang: ends soon after the 1 s timeout", elapsed < 8, f"{elapsed:.1f} s")
     check("hang: one line 'unclog: hang:' with the read", re.search(r"^unclog: hang:.*read", err, re.M) is not None, err)

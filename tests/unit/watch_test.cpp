@@ -411,3 +411,33 @@ TEST_F(Watch, BlockedReportsNameTheKernelWaitPoint) {
   EXPECT_EQ(rs[0].kernel_wait, "") << rs[0].text();
   EXPECT_EQ(rs[0].text().find("in the kernel at"), std::string::npos);
 }
+
+namespace {
+__attribute__((noinline)) void stall_here() { usleep(120000); }
+}  // namespace
+
+TEST_F(Watch, FoldedStacksSumReportsOfTheSameStack) {
+  const std::string path = ::testing::TempDir() + "unclog_folded_" + std::to_string(getpid()) + ".txt";
+  ASSERT_TRUE(unclog::set_folded_file(path));
+  unclog::run([] { stall_here(); });
+  unclog::run([] { stall_here(); });
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 2u);
+  ASSERT_TRUE(unclog::set_folded_file(""));
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ::unlink(path.c_str());
+  ASSERT_EQ(lines.size(), 1u) << "two reports of one stack are one line";
+  const std::string& l = lines[0];
+  const std::size_t space = l.rfind(' ');
+  ASSERT_NE(space, std::string::npos);
+  const long us = std::stol(l.substr(space + 1));
+  const long expected = (rs[0].duration + rs[1].duration) / 1us;
+  EXPECT_NEAR(us, expected, 2) << l;  // the sum of the two reports' durations
+  const std::string stack = l.substr(0, space);
+  EXPECT_EQ(stack.find(' '), std::string::npos);
+  // Outermost first: the fiber's start, then this test's helper, then the sleep.
+  EXPECT_LT(stack.find("unclog_fiber_start"), stack.find("stall_here")) << stack;
+  EXPECT_LT(stack.find("stall_here"), stack.find("usleep")) << stack;
+}
