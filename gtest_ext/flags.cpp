@@ -21,6 +21,8 @@ constexpr Spec kSpecs[] = {
     {"hang_timeout", "UNCLOG_HANG_TIMEOUT", "a positive duration like 20s, or 0 for none"},
     {"report", "UNCLOG_REPORT", "a file path"},
     {"folded", "UNCLOG_FOLDED", "a file path"},
+    {"trace", "UNCLOG_TRACE", "a file path"},
+    {"trace_steps", "UNCLOG_TRACE_STEPS", "a whole number from 16 to 10000000"},
     {"report_preempted", "UNCLOG_REPORT_PREEMPTED", "true or false"},
     {"allow", "UNCLOG_ALLOW", "a comma-separated list of function names"},
     {"file_io", "UNCLOG_FILE_IO", "allow or report"},
@@ -56,9 +58,15 @@ std::string apply(const Spec& spec, const std::string& value, const std::string&
     auto m = parse_mode(value);
     if (!m) return bad();
     out.mode = *m;
-  } else if (name == "report" || name == "folded") {
+  } else if (name == "report" || name == "folded" || name == "trace") {
     if (value.empty()) return bad();
-    (name == "report" ? out.report : out.folded) = value;
+    (name == "report" ? out.report : name == "folded" ? out.folded : out.trace) = value;
+  } else if (name == "trace_steps") {
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end || errno || n < 16 || n > 10000000) return bad();
+    out.trace_steps = n;
   } else if (name == "report_preempted") {
     auto b = parse_bool(value);
     if (!b) return bad();

@@ -16,6 +16,8 @@ struct Flags {
   std::chrono::nanoseconds hang_timeout = std::chrono::seconds(20);
   std::string report;            // JSON lines file, "" for none
   std::string folded;            // folded stacks of blocked time, "" for none
+  std::string trace;             // Chrome trace-event timeline, "" for none
+  long trace_steps = 8192;       // ... steps kept per thread between writes
   bool report_preempted = false;
   std::vector<std::string> allow;  // call mode: functions whose calls are allowed
   bool file_io = false;            // call mode: report regular-file I/O

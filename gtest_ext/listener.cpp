@@ -10,6 +10,7 @@
 #include "io/backend.hpp"
 #include "routing.hpp"
 #include "watch/format.hpp"
+#include "watch/trace.hpp"
 #include "unclog/gtest.hpp"
 
 namespace unclog::gtest_internal {
@@ -18,10 +19,16 @@ namespace {
 class Listener : public ::testing::EmptyTestEventListener {
   void OnTestStart(const ::testing::TestInfo& info) override {
     test_started(std::string(info.test_suite_name()) + "." + info.name());
+    test_began_ns_ = watch::trace::now_ns();
   }
 
   void OnTestEnd(const ::testing::TestInfo& info) override {
     test_ended();
+    if (watch::trace::on()) {
+      watch::trace::record_test(std::string(info.test_suite_name()) + "." + info.name(), test_began_ns_,
+                                watch::trace::now_ns());
+      watch::trace::flush_thread();
+    }
     FinishedTest t;
     t.suite = info.test_suite_name();
     t.name = info.name();
@@ -36,6 +43,8 @@ class Listener : public ::testing::EmptyTestEventListener {
     }
     record_finished(std::move(t));
   }
+
+  std::int64_t test_began_ns_ = 0;
 
   void OnTestProgramEnd(const ::testing::UnitTest&) override {
     using watch::format_ms;
@@ -87,6 +96,11 @@ const char* flags_help() noexcept {
          "  --unclog_folded=PATH [UNCLOG_FOLDED]\n"
          "      Write every report's stack to PATH as folded stacks (flamegraph.pl, inferno,\n"
          "      speedscope), weighted by microseconds of blocked time, summed over the run.\n"
+         "  --unclog_trace=PATH [UNCLOG_TRACE]\n"
+         "      Write a timeline to PATH (Chrome trace-event JSON: Perfetto's UI, chrome://tracing):\n"
+         "      a track per fiber with its steps, the hubs' waits, each test's span, each report.\n"
+         "  --unclog_trace_steps=N [UNCLOG_TRACE_STEPS]\n"
+         "      Steps kept per thread between two writes of the trace (default 8192).\n"
          "  --unclog_report_preempted[=true|false] [UNCLOG_REPORT_PREEMPTED]\n"
          "      Also report steps that were slow only because the machine was busy.\n"
          "  --unclog_allow=NAME,... [UNCLOG_ALLOW]\n"

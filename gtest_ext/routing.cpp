@@ -128,6 +128,13 @@ void configure(const Flags& flags) {
       std::exit(2);
     }
   }
+  if (!flags.trace.empty()) {
+    std::string error;
+    if (!set_trace_file(flags.trace, static_cast<std::size_t>(flags.trace_steps), &error)) {
+      std::fprintf(stderr, "unclog: --unclog_trace: %s\n", error.c_str());
+      std::exit(2);
+    }
+  }
   if (!flags.folded.empty()) {
     std::string error;
     if (!set_folded_file(flags.folded, &error)) {

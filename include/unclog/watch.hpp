@@ -131,6 +131,14 @@ bool set_json_report_file(const std::string& path, std::string* error = nullptr)
 // kept complete on disk after each report ("" stops). Returns false and
 // fills *error when the file cannot be written.
 bool set_folded_file(const std::string& path, std::string* error = nullptr);
+// Writes a timeline to `path` in the Chrome trace-event JSON format
+// (Perfetto's UI, chrome://tracing): a track per fiber with its steps, the
+// hubs' waits for I/O, the tests' spans, and each report as a slice. Steps
+// are timed only while tracing, kept in a ring of the last `ring_steps` per
+// thread, and written when a report is raised, a hub ends or a test ends;
+// the file is valid JSON after each write ("" stops). Affects hubs started
+// afterwards.
+bool set_trace_file(const std::string& path, std::size_t ring_steps = 8192, std::string* error = nullptr);
 // Runs on the watchdog thread when a hang is detected, after the sinks and
 // before the process exits (used to write the gtest XML). Keep it short.
 void set_hang_handler(std::function<void(const BlockingReport&)> handler);

@@ -47,6 +47,7 @@ struct alignas(64) Fiber final {
   fiber::Target target;          // what a switch to this fiber tells sanitizers
   std::unique_ptr<Task> owned_task;  // null for the root, whose task lives in run()
   std::string name;
+  std::uint64_t track = 0;       // its track in a timeline trace
   std::exception_ptr error;
   Fiber* all_prev = nullptr;     // the hub's list of fibers not yet done
   Fiber* all_next = nullptr;

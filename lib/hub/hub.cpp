@@ -10,6 +10,7 @@
 
 #include "overflow.hpp"
 #include "unclog/hub.hpp"
+#include "watch/trace.hpp"
 #include "watch/watch_internal.hpp"
 
 namespace unclog::detail {
@@ -167,6 +168,7 @@ Fiber* Hub::make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptio
   f->hub = this;
   ++spawned_;
   f->name = options.name.empty() ? "fiber-" + std::to_string(spawned_) : options.name;
+  f->track = (generation_ + 1) * 1000000 + spawned_;
   {
     std::lock_guard lk(all_mu_);
     f->all_next = all_head_;
@@ -212,6 +214,13 @@ void Hub::run(Task& root, const SpawnOptions& options) {
     Fiber* f;
     ~Drop() { release_fiber(f); }
   } drop{root_fiber};
+  tracing_ = watch::trace::on();
+  struct Flush {
+    bool on;
+    ~Flush() {
+      if (on) watch::trace::flush_thread();
+    }
+  } flush{tracing_};
   loop();
 
   std::exception_ptr root_error = root_fiber->error;
@@ -269,6 +278,7 @@ void Hub::finish(Fiber* f) {
     }
   }
   finished_.push_back(f);
+  if (tracing_) [[unlikely]] trace_step_end(f);
   if (std::uint64_t s = end_step()) report_later(s, f);
   running_ = nullptr;
   fiber::exit_to(loop_ctx_, loop_target_);
@@ -309,7 +319,9 @@ void Hub::loop() {
     if (ready_.empty()) {
       const std::int64_t next = timers_.next_deadline();
       if (next < 0 && !backend_->busy()) fail_deadlock();
+      const std::int64_t waited_from = tracing_ ? watch::trace::now_ns() : 0;
       backend_->wait(next < 0 ? -1 : std::max<std::int64_t>(0, next - monotonic_ns()));
+      if (tracing_) [[unlikely]] watch::trace::record_wait(waited_from, watch::trace::now_ns());
       fire_timers();
     } else if (backend_->busy()) {
       backend_->poll();
@@ -341,9 +353,14 @@ std::uint64_t Hub::end_step() noexcept {
 void Hub::begin_step(Fiber* f, std::uint64_t step) noexcept {
   running_ = f;
   f->state = FiberState::running;
+  if (tracing_) [[unlikely]] {
+    step_begin_ns_ = watch::trace::now_ns();
+    watch::trace::t_track = f->track;
+  }
   // Before the step begins: a watchdog that lowers check_at for this step
   // does so after it has seen the step begin, and is not overwritten.
-  marks_->check_at.store(pass_end_, std::memory_order_relaxed);
+  // Tracing stores 0, so that the step's end takes the slow path.
+  marks_->check_at.store(tracing_ ? 0 : pass_end_, std::memory_order_relaxed);
   marks_->seq.store(step, std::memory_order_release);
 }
 
@@ -357,8 +374,14 @@ void Hub::resume_from_loop(Fiber* f) {
   if (slot_) watch::t_trap_selector = 0;
 }
 
-// The pass is over, or the detector wants this step's end checked.
+void Hub::trace_step_end(const Fiber* f) noexcept {
+  watch::trace::record_step(f->track, f->name.c_str(), step_begin_ns_, watch::trace::now_ns());
+}
+
+// The pass is over, or the detector wants this step's end checked (or a
+// trace times every step).
 void Hub::switch_out_slow(Fiber* self) {
+  if (tracing_) [[unlikely]] trace_step_end(self);
   const std::uint64_t s = marks_->seq.load(std::memory_order_relaxed);
   // check_at is 0 only when the watchdog or call mode lowered it: only then
   // is `target` worth a load (from another cache line).

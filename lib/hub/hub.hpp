@@ -140,6 +140,11 @@ class Hub {
   watch::StepMarks own_marks_;         // counts steps when it is off
   watch::StepMarks* marks_ = &own_marks_;  // slot_ or own_marks_
   std::vector<std::pair<std::string, std::exception_ptr>> detached_errors_;  // fiber name, error
+  // Timeline tracing (watch/trace.hpp), decided when the hub starts. While
+  // it is on, every switch takes the slow path, which times the steps.
+  bool tracing_ = false;
+  std::int64_t step_begin_ns_ = 0;
+  void trace_step_end(const Fiber* f) noexcept;
 };
 
 }  // namespace unclog::detail

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "folded.hpp"
+#include "trace.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -92,6 +93,10 @@ void dispatch(BlockingReport& r) {
   if (const char* t = current_test()) r.test = t;
   ++t_reports;
   add_folded(r);
+  if (trace::on()) {
+    trace::record_report(r, r.hang ? 0 : trace::t_track);
+    trace::flush_thread();
+  }
   if (s.to_stderr.load()) to_stderr_throttled(s, r);
   std::vector<ReportSink> callbacks;
   {

@@ -42,6 +42,22 @@ TEST(Syscalls, FgetsOnAPipe) {
   close(fds[1]);
 }
 
+// Three fibers on one hub; "b" blocks once (the trace check reads it).
+UNCLOG_TEST(Trace, ThreeFibersOneBlocks) {
+  auto work = [](bool block) {
+    for (int i = 0; i < 5; ++i) {
+      if (block && i == 2) usleep(150000);  // MARK:trace_block
+      unclog::sleep_for(std::chrono::milliseconds(2));
+    }
+  };
+  auto a = unclog::spawn({.name = "a"}, [&] { work(false); });
+  auto b = unclog::spawn({.name = "b"}, [&] { work(true); });
+  auto c = unclog::spawn({.name = "c"}, [&] { work(false); });
+  a.join();
+  b.join();
+  c.join();
+}
+
 TEST(Blocking, Usleep) { EXPECT_NO_BLOCKING(slow_lookup()); }
 
 TEST(Blocking, Clean) { EXPECT_NO_BLOCKING(unclog::sleep_for(80ms)); }

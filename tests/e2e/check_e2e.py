@@ -2,6 +2,7 @@
 """End-to-end checks: run the deliberately blocking suite and check exit
 status, failure text (kind, function, file:line), XML, summary line, flags
 and environment, and the hang path."""
+import json
 import os
 import re
 import subprocess
@@ -44,6 +45,45 @@ def check(name, cond, detail=""):
         failures.append(name)
         if detail:
             print("     " + detail.replace("\n", "\n     ")[:4000])
+
+
+def load_trace(path):
+    with open(path) as f:
+        return json.load(f)["traceEvents"]
+
+
+def check_trace(path, rc, output):
+    try:
+        events = load_trace(path)
+    except (OSError, ValueError) as e:
+        check("trace: valid JSON", False, f"{e}\n{output}")
+        return
+    names = {e["tid"]: e["args"]["name"] for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"}
+    fiber_track = {n.split(" ", 1)[1]: t for t, n in names.items() if n.startswith("fiber ")}
+    check("trace: a named track per fiber", {"a", "b", "c"} <= set(fiber_track), str(names))
+    slices = [e for e in events if e.get("ph") == "X"]
+    test = [e for e in slices if e["name"] == "Trace.ThreeFibersOneBlocks" and names.get(e["tid"]) == "tests"]
+    check("trace: the test's span on the tests track", len(test) == 1, str(test))
+    if len(test) != 1 or not {"a", "b", "c"} <= set(fiber_track):
+        return
+    t0, t1 = test[0]["ts"], test[0]["ts"] + test[0]["dur"]
+    steps = [e for e in slices if e["tid"] in fiber_track.values() and not e["name"].startswith("blocking (")]
+    check("trace: every fiber step nests in the test's span",
+          steps and all(t0 - 1 <= e["ts"] and e["ts"] + e["dur"] <= t1 + 1 for e in steps), str(steps[:3]))
+    long_b = [e for e in steps if e["tid"] == fiber_track["b"] and e["dur"] >= 100000]
+    check("trace: b's blocking step lasts the stall", len(long_b) == 1, str([e for e in steps if e["tid"] == fiber_track["b"]]))
+    reports = [e for e in slices if e["name"].startswith("blocking (")]
+    check("trace: one report slice, on b's track, with its kind, call and line",
+          len(reports) == 1 and reports[0]["tid"] == fiber_track["b"]
+          and reports[0]["args"].get("kind") in ("call", "blocked")
+          and f"{FILE}:{MARK['trace_block']}" in reports[0]["args"].get("where", ""), str(reports))
+    if len(reports) == 1 and len(long_b) == 1:
+        r, s = reports[0], long_b[0]
+        check("trace: the report slice lies at the blocking step's time",
+              s["ts"] - 5000 <= r["ts"] and r["ts"] + r["dur"] <= s["ts"] + s["dur"] + 5000, f"{r} {s}")
+    waits = [e for e in slices if e["name"] == "wait for I/O"]
+    check("trace: the hub's waits are on its thread's track",
+          waits and all(names.get(e["tid"], "").startswith("hub (thread") for e in waits), str(waits[:3]))
 
 
 def testcases(xml_path):
@@ -122,6 +162,9 @@ with tempfile.TemporaryDirectory() as tmp:
               rc == 1 and f"{FILE}:{MARK['fgets']}" in out and "pipe, blocking" in out and "in fgets" in out, out + err)
         rc, out, err, _ = run(["--gtest_filter=Syscalls.*", "--unclog_syscalls=off"])
         check("--unclog_syscalls=off: libc's own read is not seen", rc == 0, out + err)
+    trace = os.path.join(tmp, "trace.json")
+    rc, out, err, _ = run(["--gtest_filter=Trace.*", f"--unclog_trace={trace}"])
+    check_trace(trace, rc, out + err)
     src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[2]))))
     rc, out, err, _ = run(["--gtest_filter=Blocking.Usleep"], {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": src_root})
     check("GITHUB_ACTIONS=true: an ::error command at the repository path and line",
@@ -151,8 +194,18 @@ with tempfile.TemporaryDirectory() as tmp:
     # 3. A hang: XML written, exit non-zero, well before the timeout.
     xml = os.path.join(tmp, "hang.xml")
     folded = os.path.join(tmp, "hang.folded")
+    hang_trace = os.path.join(tmp, "hang_trace.json")
     rc, out, err, elapsed = run(["--gtest_filter=Blocking.Clean:Hang.*", "--unclog_hang_timeout=1s",
-                                 f"--gtest_output=xml:{xml}", f"--unclog_folded={folded}"], timeout=30)
+                                 f"--gtest_output=xml:{xml}", f"--unclog_folded={folded}",
+                                 f"--unclog_trace={hang_trace}"], timeout=30)
+    try:
+        hang_events = load_trace(hang_trace)
+    except (OSError, ValueError) as e:
+        hang_events = None
+        print(e)
+    check("hang: the trace is valid JSON with the finished test and the hang's report",
+          hang_events is not None and any(e.get("name") == "Blocking.Clean" for e in hang_events)
+          and any(e.get("name", "").startswith("blocking (") for e in hang_events), str(hang_events)[:2000])
     lines = open(folded).read().splitlines() if os.path.exists(folded) else []
     check("hang: the folded stacks are on disk, outermost first, weighted in us",
           len(lines) == 1 and re.match(r"^\S*;\S*read\S* \d+$", lines[0]) is not None
