@@ -314,6 +314,7 @@ void Hub::loop() {
     }
     if (live_ == 0) return;
 
+    if (tracing_) [[unlikely]] watch::trace::record_pass(pass_began_ns_, watch::trace::now_ns());
     timers_.set_live_hint(live_);
     fire_timers();
     if (ready_.empty()) {
@@ -327,6 +328,7 @@ void Hub::loop() {
       backend_->poll();
     }
     pass_end_ = next_step + 2 * ready_.size();
+    if (tracing_) [[unlikely]] pass_began_ns_ = watch::trace::now_ns();
   }
 }
 

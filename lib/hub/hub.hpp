@@ -144,6 +144,7 @@ class Hub {
   // it is on, every switch takes the slow path, which times the steps.
   bool tracing_ = false;
   std::int64_t step_begin_ns_ = 0;
+  std::int64_t pass_began_ns_ = 0;
   void trace_step_end(const Fiber* f) noexcept;
 };
 

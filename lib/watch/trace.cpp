@@ -37,7 +37,7 @@ File& file() {
 }
 
 struct Event {
-  enum Kind : std::uint8_t { step, wait } kind;
+  enum Kind : std::uint8_t { step, wait, pass } kind;
   std::int64_t begin, end;
   std::uint64_t track;
   char name[40];
@@ -148,16 +148,23 @@ void record_step(std::uint64_t track, const char* name, std::int64_t begin, std:
   t_last_end = end;
 }
 
-void record_wait(std::int64_t begin, std::int64_t end) noexcept {
+namespace {
+void record_hub(Event::Kind kind, std::int64_t begin, std::int64_t end) noexcept {
   Ring& r = ring();
   Event& e = r.events[r.next];
-  e.kind = Event::wait;
+  e.kind = kind;
   e.begin = begin;
   e.end = end;
   e.track = static_cast<std::uint64_t>(r.tid);
   e.name[0] = '\0';
   r.next = (r.next + 1) % r.events.size();
   if (r.count < r.events.size()) ++r.count;
+}
+}  // namespace
+
+void record_wait(std::int64_t begin, std::int64_t end) noexcept { record_hub(Event::wait, begin, end); }
+void record_pass(std::int64_t begin, std::int64_t end) noexcept {
+  if (begin > 0) record_hub(Event::pass, begin, end);
 }
 
 void record_report(const BlockingReport& r, std::uint64_t track) noexcept {
@@ -198,7 +205,7 @@ void flush_thread() noexcept {
         name_track_locked(f, out, e.track, std::string("fiber ") + e.name);
         add(out, slice(e.name, e.track, e.begin, e.end));
       } else {
-        add(out, slice("wait for I/O", e.track, e.begin, e.end));
+        add(out, slice(e.kind == Event::wait ? "wait for I/O" : "pass", e.track, e.begin, e.end));
       }
     }
     r.count = 0;

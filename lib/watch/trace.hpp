@@ -29,8 +29,9 @@ std::int64_t now_ns() noexcept;
 
 // A step of the fiber whose track is `track`, named `name`.
 void record_step(std::uint64_t track, const char* name, std::int64_t begin_ns, std::int64_t end_ns) noexcept;
-// The hub on this thread waited for I/O or timers.
+// The hub on this thread waited for I/O or timers; ran a pass of its loop.
 void record_wait(std::int64_t begin_ns, std::int64_t end_ns) noexcept;
+void record_pass(std::int64_t begin_ns, std::int64_t end_ns) noexcept;
 // A report, on the track of the step it was raised for (0: the thread's).
 void record_report(const BlockingReport& r, std::uint64_t track) noexcept;
 // A test's span.
