@@ -14,4 +14,7 @@ std::string format_ms(std::chrono::nanoseconds d);
 // parameters. The JSON keeps full names.
 std::string short_name(const std::string& full);
 
+// `s` as the inside of a JSON string.
+std::string json_escape(const std::string& s);
+
 }  // namespace unclog::watch

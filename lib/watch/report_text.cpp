@@ -18,6 +18,28 @@ std::string watch::format_ms(std::chrono::nanoseconds d) {
 // "void std::this_thread::sleep_for<long, std::ratio<1l, 1000l> >(std::chrono::...)"
 // reads as "std::this_thread::sleep_for": no return type, template
 // arguments or parameters. The JSON keeps the full name.
+std::string watch::json_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
 std::string watch::short_name(const std::string& full) {
   if (full.empty()) return "??";
   static const std::string call_op = "operator()";
@@ -50,6 +72,7 @@ std::string watch::short_name(const std::string& full) {
 namespace {
 
 using watch::format_ms;
+using watch::json_escape;
 using watch::short_name;
 
 std::string where(const StackFrame& f) {
@@ -87,27 +110,6 @@ void append_frames(std::string& out, const std::vector<StackFrame>& frames, cons
   }
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -20,6 +20,8 @@ thread_local std::uint64_t t_track = 0;
 
 namespace {
 
+using watch::json_escape;
+
 constexpr char kClose[] = "\n]}\n";
 constexpr std::uint64_t kTestsTrack = 1;
 
@@ -66,22 +68,6 @@ Ring& ring() {
   return r;
 }
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
 
 // Microseconds with a fraction, as the format takes them.
 std::string us(std::int64_t ns) {
@@ -92,7 +78,7 @@ std::string us(std::int64_t ns) {
 
 std::string slice(const std::string& name, std::uint64_t track, std::int64_t begin, std::int64_t end,
                   const std::string& args = "") {
-  std::string e = "{\"name\":\"" + escape(name) + "\",\"ph\":\"X\",\"pid\":" + std::to_string(getpid()) +
+  std::string e = "{\"name\":\"" + json_escape(name) + "\",\"ph\":\"X\",\"pid\":" + std::to_string(getpid()) +
                   ",\"tid\":" + std::to_string(track) + ",\"ts\":" + us(begin) + ",\"dur\":" + us(end - begin);
   if (!args.empty()) e += ",\"args\":{" + args + "}";
   return e + "}";
@@ -100,7 +86,7 @@ std::string slice(const std::string& name, std::uint64_t track, std::int64_t beg
 
 std::string track_name(std::uint64_t track, const std::string& name) {
   return "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" + std::to_string(getpid()) + ",\"tid\":" +
-         std::to_string(track) + ",\"args\":{\"name\":\"" + escape(name) + "\"}}";
+         std::to_string(track) + ",\"args\":{\"name\":\"" + json_escape(name) + "\"}}";
 }
 
 // Appends formatted events (comma-joined, no leading comma) and the closing
@@ -173,10 +159,10 @@ void record_report(const BlockingReport& r, std::uint64_t track) noexcept {
     const std::int64_t end = track && track == t_last_track ? t_last_end : now_ns();
     const std::int64_t begin = end - r.duration.count();
     std::string args = "\"kind\":\"" + std::string(to_string(r.kind)) + "\",\"duration_ms\":" +
-                       us(r.duration.count() / 1000) + ",\"call\":\"" + escape(r.call) + "\",\"where\":\"" +
-                       escape(r.file.empty() ? r.function : r.file + ":" + std::to_string(r.line)) +
-                       "\",\"function\":\"" + escape(short_name(r.user_function.empty() ? r.function : r.user_function)) +
-                       "\",\"fiber\":\"" + escape(r.fiber) + "\"";
+                       us(r.duration.count() / 1000) + ",\"call\":\"" + json_escape(r.call) + "\",\"where\":\"" +
+                       json_escape(r.file.empty() ? r.function : r.file + ":" + std::to_string(r.line)) +
+                       "\",\"function\":\"" + json_escape(short_name(r.user_function.empty() ? r.function : r.user_function)) +
+                       "\",\"fiber\":\"" + json_escape(r.fiber) + "\"";
     add(ring_.pending, slice("blocking (" + std::string(to_string(r.kind)) + ")", track ? track : ring_.tid, begin,
                              std::max(end, begin + 1000), args));
   } catch (...) {

@@ -589,19 +589,6 @@ TEST_F(Syscalls, SamplingSignalAndTrapsNest) {
   EXPECT_THAT(rs[0].file, HasSubstr("syscalls_test.cpp")) << rs[0].text();
 }
 
-TEST_F(Syscalls, HubGreenIoIsNotTrappedAsBlocking) {
-  Pipe p;
-  unclog::run([&] {
-    unclog::spawn([&] {
-      unclog::sleep_for(2ms);
-      unclog::io::write(p.w, "x", 1);
-    }).detach();
-    char c;
-    EXPECT_EQ(unclog::io::read(p.r, &c, 1, 1s), 1);
-  });
-  expect_quiet();
-}
-
 TEST_F(Syscalls, SavedMasksNeverCarrySigsysIntoTheKernel) {
   // A mask saved around a block-all (as thread creation does) and restored
   // later, inside and outside steps, leaves SIGSYS deliverable.
