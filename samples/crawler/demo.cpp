@@ -1,14 +1,24 @@
 // The demo: crawl once cleanly, then with a helper that blocks, and show
 // what unclog reports.
 #include <cstdio>
+#include <string>
 
 #include "crawler.hpp"
 #include "unclog/unclog.hpp"
 
 using namespace std::chrono_literals;
 
-int main() {
+// crawler-demo [TRACE.json]: with a path, also writes the timeline there
+// (open it in Perfetto's UI or speedscope).
+int main(int argc, char** argv) {
   unclog::hub_blocking_detection(true, 50ms);  // Eventlet's switch; reports go to stderr
+  if (argc > 1) {
+    std::string error;
+    if (!unclog::set_trace_file(argv[1], 8192, &error)) {
+      std::fprintf(stderr, "crawler-demo: %s\n", error.c_str());
+      return 2;
+    }
+  }
   crawler::Options options;
 
   std::printf("== 1. clean crawl: throttle() waits with unclog::sleep_for ==\n");
