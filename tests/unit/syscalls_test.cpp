@@ -540,6 +540,27 @@ TEST_F(Syscalls, ForkThreadsSpawnAndExecWorkInAStep) {
   expect_quiet();
 }
 
+TEST_F(Syscalls, ExecveFromATrappingStepRunsTheProgram) {
+  // In a child (exec replaces the process): a fresh thread arms its traps
+  // when its hub starts, and execs from inside a step.
+  const pid_t child = fork();
+  if (child == 0) {
+    std::thread t([] {
+      unclog::run([] {
+        if (!unclog::calls::trap::thread_armed()) _exit(20);
+        execl("/bin/sh", "sh", "-c", "exit 7", static_cast<char*>(nullptr));
+        _exit(21);
+      });
+    });
+    t.join();
+    _exit(22);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 7) << "20: not armed, 21: exec failed, 22: exec returned";
+}
+
 TEST_F(Syscalls, ASeccompSigsysGoesToTheProgramsHandler) {
   // In a child: a seccomp filter traps getppid (SECCOMP_RET_TRAP, SIGSYS
   // with si_code SYS_SECCOMP), and the program's own SIGSYS handler,
