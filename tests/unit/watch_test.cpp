@@ -437,7 +437,7 @@ TEST_F(Watch, FoldedStacksSumReportsOfTheSameStack) {
   EXPECT_NEAR(us, expected, 2) << l;  // the sum of the two reports' durations
   const std::string stack = l.substr(0, space);
   EXPECT_EQ(stack.find(' '), std::string::npos);
-  // Outermost first: the fiber's start, then this test's helper, then the sleep.
-  EXPECT_LT(stack.find("unclog_fiber_start"), stack.find("stall_here")) << stack;
+  // Outermost first: the fiber's entry, then this test's helper, then the sleep.
+  EXPECT_LT(stack.find("Hub::fiber_entry"), stack.find("stall_here")) << stack;
   EXPECT_LT(stack.find("stall_here"), stack.find("usleep")) << stack;
 }
