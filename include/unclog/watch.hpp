@@ -160,6 +160,7 @@ class StepGuard {
 
  private:
   void* slot_ = nullptr;
+  std::int64_t began_ns_ = 0;  // while tracing
 };
 
 // No blocking report is raised on this thread while one is alive (the

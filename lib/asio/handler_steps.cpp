@@ -5,6 +5,7 @@
 
 #include "unclog/asio/handler_tracking.hpp"
 #include "watch/config.hpp"
+#include "watch/trace.hpp"
 #include "watch/watch_internal.hpp"
 
 namespace unclog::asio_tracking {
@@ -16,6 +17,7 @@ struct Running {
   const char* type = nullptr;
   const char* op = nullptr;
   const void* object = nullptr;
+  std::int64_t began_ns = 0;  // while tracing
   char name[128] = {};
 };
 __attribute__((tls_model("initial-exec"))) thread_local Running t_running;
@@ -71,6 +73,7 @@ void* begin_step(const char* object_type, const char* op_name, const void* objec
       s->label_of.store(&name_of, std::memory_order_release);
       s->runner.store("asio handler", std::memory_order_relaxed);
     }
+    if (watch::trace::on()) [[unlikely]] r.began_ns = watch::trace::now_ns();
     watch::step_begin(s);
     return s;
   } catch (...) {
@@ -81,6 +84,12 @@ void* begin_step(const char* object_type, const char* op_name, const void* objec
 void end_step(void* token) noexcept {
   auto* s = static_cast<watch::StepSlot*>(token);
   const std::uint64_t step = watch::step_end(s);
+  if (watch::trace::on()) [[unlikely]] {
+    Running& r = t_running;
+    char op[40];
+    std::snprintf(op, sizeof op, "%s.%s", r.type ? r.type : "asio", r.op ? r.op : "handler");
+    watch::trace::t_track = watch::trace::record_loop_step("asio handler", op, r.began_ns, watch::trace::now_ns());
+  }
   if (!step) return;
   try {
     watch::finish_step(*s, step, name_of(&t_running));

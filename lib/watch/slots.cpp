@@ -9,6 +9,7 @@
 #include "watch_internal.hpp"
 #include "watchdog.hpp"
 #include "call_report.hpp"
+#include "trace.hpp"
 #include "hints.hpp"
 
 namespace unclog::watch {
@@ -111,6 +112,7 @@ StepGuard::StepGuard(const char* label) noexcept {
     s->label_of.store(nullptr, std::memory_order_relaxed);
     s->label.store(label, std::memory_order_relaxed);
     s->runner.store("fiber", std::memory_order_relaxed);
+    if (watch::trace::on()) [[unlikely]] began_ns_ = watch::trace::now_ns();
     watch::step_begin(s);
     slot_ = s;
   } catch (...) {
@@ -121,7 +123,12 @@ StepGuard::StepGuard(const char* label) noexcept {
 StepGuard::~StepGuard() {
   auto* s = static_cast<watch::StepSlot*>(slot_);
   if (!s) return;
-  if (std::uint64_t step = watch::step_end(s)) watch::finish_step(*s, step, s->label.load(std::memory_order_relaxed));
+  const std::uint64_t step = watch::step_end(s);
+  const char* label = s->label.load(std::memory_order_relaxed);
+  if (watch::trace::on()) [[unlikely]] {
+    watch::trace::t_track = watch::trace::record_loop_step("step", label, began_ns_, watch::trace::now_ns());
+  }
+  if (step) watch::finish_step(*s, step, label);
 }
 
 AllowBlocking::AllowBlocking(const char* reason) noexcept : previous_reason_(nullptr) {

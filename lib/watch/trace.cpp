@@ -42,6 +42,7 @@ struct Event {
   enum Kind : std::uint8_t { step, wait, pass } kind;
   std::int64_t begin, end;
   std::uint64_t track;
+  const char* runner;  // null for a fiber's step; else the loop's runner (a literal)
   char name[40];
 };
 
@@ -52,6 +53,7 @@ struct Ring {
   std::size_t next = 0, count = 0;
   std::string pending;  // formatted events
   pid_t tid = 0;
+  ~Ring();              // a thread's last events are written as it exits
 };
 thread_local Ring t_ring;
 // The last step recorded on this thread: a report raised for it is drawn
@@ -119,10 +121,13 @@ std::int64_t now_ns() noexcept {
   return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-void record_step(std::uint64_t track, const char* name, std::int64_t begin, std::int64_t end) noexcept {
+namespace {
+void record_step_on(std::uint64_t track, const char* runner, const char* name, std::int64_t begin,
+                    std::int64_t end) noexcept {
   Ring& r = ring();
   Event& e = r.events[r.next];
   e.kind = Event::step;
+  e.runner = runner;
   e.begin = begin;
   e.end = end;
   e.track = track;
@@ -133,6 +138,19 @@ void record_step(std::uint64_t track, const char* name, std::int64_t begin, std:
   t_last_track = track;
   t_last_end = end;
 }
+}  // namespace
+
+void record_step(std::uint64_t track, const char* name, std::int64_t begin, std::int64_t end) noexcept {
+  record_step_on(track, nullptr, name, begin, end);
+}
+
+std::uint64_t record_loop_step(const char* runner, const char* name, std::int64_t begin, std::int64_t end) noexcept {
+  // Above every fiber's and hub's track number: one per thread and runner.
+  const std::uint64_t kind = std::strcmp(runner, "asio handler") == 0 ? 1 : 2;
+  const std::uint64_t track = (kind << 40) | static_cast<std::uint64_t>(ring().tid);
+  record_step_on(track, runner, name, begin, end);
+  return track;
+}
 
 namespace {
 void record_hub(Event::Kind kind, std::int64_t begin, std::int64_t end) noexcept {
@@ -141,6 +159,7 @@ void record_hub(Event::Kind kind, std::int64_t begin, std::int64_t end) noexcept
   e.kind = kind;
   e.begin = begin;
   e.end = end;
+  e.runner = nullptr;
   e.track = static_cast<std::uint64_t>(r.tid);
   e.name[0] = '\0';
   r.next = (r.next + 1) % r.events.size();
@@ -176,9 +195,9 @@ void record_test(const std::string& name, std::int64_t begin, std::int64_t end) 
   }
 }
 
-void flush_thread() noexcept {
+namespace {
+void flush(Ring& r) noexcept {
   try {
-    Ring& r = ring();
     File& f = file();
     std::lock_guard lk(f.mu);
     std::string out;
@@ -188,7 +207,9 @@ void flush_thread() noexcept {
     for (std::size_t i = 0; i < r.count; ++i) {
       const Event& e = r.events[(r.next + n - r.count + i) % n];
       if (e.kind == Event::step) {
-        name_track_locked(f, out, e.track, std::string("fiber ") + e.name);
+        name_track_locked(f, out, e.track,
+                          e.runner ? std::string(e.runner) + "s (thread " + std::to_string(r.tid) + ")"
+                                   : std::string("fiber ") + e.name);
         add(out, slice(e.name, e.track, e.begin, e.end));
       } else {
         add(out, slice(e.kind == Event::wait ? "wait for I/O" : "pass", e.track, e.begin, e.end));
@@ -201,6 +222,13 @@ void flush_thread() noexcept {
   } catch (...) {
   }
 }
+
+Ring::~Ring() {
+  if (on() && (count || !pending.empty())) flush(*this);
+}
+}  // namespace
+
+void flush_thread() noexcept { flush(ring()); }
 
 }  // namespace unclog::watch::trace
 

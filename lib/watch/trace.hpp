@@ -4,7 +4,8 @@
 // (each test's span); each blocking report a slice on its step's track,
 // with its kind, duration, call and user frame in the args.
 //
-// Steps are recorded only while tracing, into a ring of the last N per
+// Fiber steps, Asio handler invocations and StepGuard steps are recorded
+// only while tracing, into a ring of the last N per
 // thread (memory stays bounded however many fibers run), which the thread
 // flushes to the file when a report is raised, when its hub ends, and at
 // each test's end (the test's thread). The file is valid JSON after every
@@ -29,6 +30,10 @@ std::int64_t now_ns() noexcept;
 
 // A step of the fiber whose track is `track`, named `name`.
 void record_step(std::uint64_t track, const char* name, std::int64_t begin_ns, std::int64_t end_ns) noexcept;
+// A step of a loop that is not the hub (runner "asio handler", or "step"
+// for a StepGuard), on this thread's track for that runner. Returns the
+// track, for the report the step may raise.
+std::uint64_t record_loop_step(const char* runner, const char* name, std::int64_t begin_ns, std::int64_t end_ns) noexcept;
 // The hub on this thread waited for I/O or timers; ran a pass of its loop.
 void record_wait(std::int64_t begin_ns, std::int64_t end_ns) noexcept;
 void record_pass(std::int64_t begin_ns, std::int64_t end_ns) noexcept;

@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -232,4 +234,23 @@ TEST_F(Asio, RunInsideAHubStepReportsHandlersNotTheReactorsWaits) {
     EXPECT_EQ(r.line, g_line) << r.text();
     EXPECT_EQ(r.kind, time ? unclog::StallKind::blocked : unclog::StallKind::call) << r.text();
   }
+}
+
+TEST_F(Asio, HandlersAreOnTheTimeline) {
+  const std::string path = ::testing::TempDir() + "unclog_asio_trace_" + std::to_string(getpid()) + ".json";
+  ASSERT_TRUE(unclog::set_trace_file(path));
+  asio::io_context io;
+  asio::post(io, [] {});
+  asio::post(io, [] { blocking_call(); });  // the report flushes the ring
+  io.run();
+  ASSERT_TRUE(unclog::set_trace_file(""));
+  take();
+  std::ifstream in(path);
+  const std::string trace((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(path.c_str());
+  EXPECT_EQ(trace.rfind("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[", 0), 0u);
+  EXPECT_NE(trace.find("\n]}\n"), std::string::npos) << "closed: valid JSON";
+  EXPECT_NE(trace.find("\"asio handlers (thread "), std::string::npos) << trace;
+  EXPECT_NE(trace.find("\"name\":\"io_context.execute\""), std::string::npos) << trace;
+  EXPECT_NE(trace.find("\"name\":\"blocking (call)\""), std::string::npos) << trace;
 }
