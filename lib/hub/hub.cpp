@@ -383,12 +383,15 @@ void Hub::trace_step_end(const Fiber* f) noexcept {
 // The pass is over, or the detector wants this step's end checked (or a
 // trace times every step).
 void Hub::switch_out_slow(Fiber* self) {
-  if (tracing_) [[unlikely]] trace_step_end(self);
   const std::uint64_t s = marks_->seq.load(std::memory_order_relaxed);
-  // check_at is 0 only when the watchdog or call mode lowered it: only then
-  // is `target` worth a load (from another cache line).
-  const bool checked = marks_->check_at.load(std::memory_order_acquire) == 0 && slot_ &&
-                       slot_->target.load(std::memory_order_relaxed) == s;
+  // check_at is 0 only when the watchdog or call mode lowered it, or a trace
+  // times every step: only then is `target` worth a load (from another
+  // cache line), and only then is tracing asked about.
+  bool checked = false;
+  if (marks_->check_at.load(std::memory_order_acquire) == 0) [[unlikely]] {
+    if (tracing_) trace_step_end(self);
+    checked = slot_ && slot_->target.load(std::memory_order_relaxed) == s;
+  }
   if (!checked) {
     // The pass is over but the loop has nothing to do between passes (no
     // timers, no I/O, nothing to free): start the next pass from here and

@@ -133,6 +133,9 @@ class Hub {
   std::vector<Fiber*> unobserved_;     // failed, neither joined nor detached yet
   std::size_t live_ = 0;               // fibers not yet done
   std::uint64_t pass_end_ = 0;         // number of the first step after the pass
+  // Timeline tracing (watch/trace.hpp), decided when the hub starts. While
+  // it is on, every switch takes the slow path, which times the steps.
+  bool tracing_ = false;
   std::uint64_t spawned_ = 0;
   std::uint64_t pending_report_ = 0;   // step to report, 0 if none
   Fiber* pending_fiber_ = nullptr;     // ... and the fiber that ran it
@@ -140,10 +143,7 @@ class Hub {
   watch::StepMarks own_marks_;         // counts steps when it is off
   watch::StepMarks* marks_ = &own_marks_;  // slot_ or own_marks_
   std::vector<std::pair<std::string, std::exception_ptr>> detached_errors_;  // fiber name, error
-  // Timeline tracing (watch/trace.hpp), decided when the hub starts. While
-  // it is on, every switch takes the slow path, which times the steps.
-  bool tracing_ = false;
-  std::int64_t step_begin_ns_ = 0;
+  std::int64_t step_begin_ns_ = 0;   // tracing: when the running step began
   std::int64_t pass_began_ns_ = 0;
   void trace_step_end(const Fiber* f) noexcept;
 };
