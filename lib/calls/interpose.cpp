@@ -1,17 +1,16 @@
 // The interposed functions. Each one: a fast check (is a watched step
 // running here?), a classification when it is (can this call block?), a
 // record, then the real libc function with the caller's arguments.
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
-#include <arpa/inet.h>
 #include <grp.h>
 #include <netdb.h>
-#include <pwd.h>
-#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
 #include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 #include "hints.hpp"
 
 #include <string_view>
+#include <utility>
 
 namespace unclog::watch {
 namespace {
@@ -28,11 +29,14 @@ std::string for_call(std::string_view call) {
   if (on_file && (name == "read" || name == "pread64" || name == "write" || name == "pwrite64")) {
     return "unclog::io::pread()/pwrite() read and write files on io_uring without blocking the hub";
   }
-  for (std::string_view green : {"read", "write", "recv", "send", "accept", "connect"}) {
-    // recvfrom/sendto/accept4 too: the green call covers them.
-    if (name == green || (starts_with(name, green) && (name == "recvfrom" || name == "sendto" || name == "accept4"))) {
-      return "unclog::io::" + std::string(green) + "() waits for the fd without blocking the hub";
-    }
+  // The libc call, and the green call that does what it does.
+  constexpr std::pair<std::string_view, std::string_view> kGreen[] = {
+      {"read", "read"},     {"write", "write"},   {"recv", "recv"},         {"recvfrom", "recv"},
+      {"send", "send"},     {"sendto", "send"},   {"accept", "accept"},     {"accept4", "accept"},
+      {"connect", "connect"},
+  };
+  for (const auto& [libc, green] : kGreen) {
+    if (name == libc) return "unclog::io::" + std::string(green) + "() waits for the fd without blocking the hub";
   }
   if (name == "poll" || name == "ppoll" || name == "select" || name == "pselect6" || starts_with(name, "epoll_")) {
     return "unclog::io::poll(fd, events) waits for one fd without blocking the hub";
