@@ -107,8 +107,9 @@ void set_std_stream_reports(bool on) noexcept;
 // Dispatch, Linux 5.11+ on x86-64), so blocking inside libc (fread on a
 // pipe, a contended rwlock), raw syscall()s and libraries that make their
 // own system calls are caught too. Default on; where the kernel, a seccomp
-// policy, ThreadSanitizer or an attached debugger rules it out, call mode
-// goes on with the interposed libc functions alone and says so once.
+// policy, valgrind, ThreadSanitizer or a debugger or tracer rules it out
+// (checked at run time, a tracer also after start), call mode goes on with
+// the interposed libc functions alone and says so once.
 void set_syscall_detection(bool on) noexcept;
 bool syscall_detection_enabled() noexcept;
 // A call is allowed when a function whose name contains one of these is on
@@ -142,6 +143,11 @@ bool set_trace_file(const std::string& path, std::size_t ring_steps = 8192, std:
 // Runs on the watchdog thread when a hang is detected, after the sinks and
 // before the process exits (used to write the gtest XML). Keep it short.
 void set_hang_handler(std::function<void(const BlockingReport&)> handler);
+
+// Where unclog watches less than asked, and why ("system calls are not
+// trapped (valgrind ...)"), in the order they were first said on stderr.
+// The gtest main prints them with its summary.
+std::vector<std::string> watch_limitations();
 
 // Reports raised on the calling thread so far.
 std::uint64_t blocking_report_count() noexcept;

@@ -30,6 +30,7 @@
 #include <cstdint>
 
 #include "calls.hpp"
+#include "real.hpp"
 #include "classify.hpp"
 #include "loop_idle.hpp"
 #include "trap.hpp"
@@ -40,39 +41,6 @@
 
 namespace unclog::calls {
 namespace {
-
-// Resolves the next definition of a libc function, once. The loader's lock
-// may be contended (another thread loading or unwinding): that wait is
-// ours, not the user's call, so it is neither judged nor trapped.
-void* next_symbol(const char* name, const char* version) {
-  InternalScope internal;
-  void* p = version ? dlvsym(RTLD_NEXT, name, version) : nullptr;
-  return p ? p : dlsym(RTLD_NEXT, name);
-}
-
-#define UNCLOG_REAL_V(fn, version)                                                        \
-  ([]() {                                                                                 \
-    static std::atomic<void*> cached{nullptr};                                            \
-    void* p = cached.load(std::memory_order_acquire);                                     \
-    if (!p) {                                                                             \
-      p = next_symbol(#fn, version);                                                      \
-      cached.store(p, std::memory_order_release);                                         \
-    }                                                                                     \
-    return reinterpret_cast<decltype(&::fn)>(p);                                          \
-  }())
-#define UNCLOG_REAL(fn) UNCLOG_REAL_V(fn, nullptr)
-
-// Runs the real function with the thread's system calls untrapped: what it
-// does inside is this call, already judged here, so it is reported once and
-// by the name the user wrote (pthread_mutex_lock, not futex).
-template <class F, class... Args>
-inline auto real_call(F* f, Args... args) {
-  const std::uint8_t selector = watch::t_trap_selector;
-  if (selector) watch::t_trap_selector = 0;
-  auto r = f(args...);
-  if (selector) watch::t_trap_selector = selector;
-  return r;
-}
 
 // The fast checks: on a thread with no watched step, watching() is one TLS
 // load and a branch, and that is the whole cost of a call.
@@ -274,7 +242,25 @@ long syscall(long number, ...) {
     char what[unclog::watch::kCallText];
     if (blocking_syscall(number, a, what, sizeof what)) record(s, false, "%s", what);
   }
-  return UNCLOG_REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+  // Signal state changed past libc's functions: SIGSYS stays ours and
+  // deliverable, as through sigaction() and pthread_sigmask().
+  if ((number == SYS_rt_sigaction && trap::handler_installed()) ||
+      (number == SYS_rt_sigprocmask && trap::thread_armed())) {
+    const long r = number == SYS_rt_sigaction ? trap::raw_sigaction(a) : trap::raw_sigprocmask(a);
+    if (r < 0 && r > -4096) {
+      errno = static_cast<int>(-r);
+      return -1;
+    }
+    return r;
+  }
+  // Left trapped where this thread traps (the trap judges it, above); a
+  // CallWindow all the same, so that no sampling signal interrupts it.
+  unclog::watch::CallWindow window;
+  const long r = UNCLOG_REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+  const int saved_errno = errno;
+  window.close();
+  errno = saved_errno;
+  return r;
 }
 
 int poll(struct pollfd* fds, nfds_t n, int timeout) {
@@ -286,7 +272,8 @@ int poll(struct pollfd* fds, nfds_t n, int timeout) {
 int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* t, const sigset_t* mask) {
   UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(ppoll)(fds, n, t, mask))
   check_timeout_ms("ppoll", ms_of(t));
-  return real_call(UNCLOG_REAL(ppoll), fds, n, t, mask);
+  sigset_t scratch;
+  return real_call(UNCLOG_REAL(ppoll), fds, n, t, trap::deliverable_mask(mask, &scratch));
 }
 
 int select(int n, fd_set* r, fd_set* w, fd_set* e, struct timeval* t) {
@@ -296,7 +283,8 @@ int select(int n, fd_set* r, fd_set* w, fd_set* e, struct timeval* t) {
 
 int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const struct timespec* t, const sigset_t* mask) {
   check_timeout_ms("pselect", ms_of(t));
-  return real_call(UNCLOG_REAL(pselect), n, r, w, e, t, mask);
+  sigset_t scratch;
+  return real_call(UNCLOG_REAL(pselect), n, r, w, e, t, trap::deliverable_mask(mask, &scratch));
 }
 
 int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
@@ -308,7 +296,8 @@ int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
 int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, const sigset_t* mask) {
   UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(epoll_pwait)(epfd, events, max, timeout, mask))
   check_timeout_ms("epoll_pwait", timeout);
-  return real_call(UNCLOG_REAL(epoll_pwait), epfd, events, max, timeout, mask);
+  sigset_t scratch;
+  return real_call(UNCLOG_REAL(epoll_pwait), epfd, events, max, timeout, trap::deliverable_mask(mask, &scratch));
 }
 
 // --- blocking when the fd is ---
@@ -458,41 +447,6 @@ struct servent* getservbyport(int port, const char* proto) {
 struct protoent* getprotobyname(const char* name) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getprotobyname(\"%s\")", name ? name : "");
   return real_call(UNCLOG_REAL(getprotobyname), name);
-}
-
-// --- signals: where system calls are trapped, SIGSYS stays ours and deliverable ---
-
-int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
-  if (!trap::handler_installed()) return UNCLOG_REAL(sigaction)(sig, act, old);
-  if (sig == SIGSYS) return trap::chain_sigsys(act, old);
-  // A handler that blocked SIGSYS would be killed by its first trapped call.
-  if (act && sigismember(&act->sa_mask, SIGSYS) == 1) {
-    struct sigaction copy = *act;
-    sigdelset(&copy.sa_mask, SIGSYS);
-    return UNCLOG_REAL(sigaction)(sig, &copy, old);
-  }
-  return UNCLOG_REAL(sigaction)(sig, act, old);
-}
-
-sighandler_t signal(int sig, sighandler_t handler) {
-  if (sig == SIGSYS && trap::handler_installed()) {
-    struct sigaction act {}, old{};
-    act.sa_handler = handler;
-    act.sa_flags = SA_RESTART;
-    if (trap::chain_sigsys(&act, &old) != 0) return SIG_ERR;
-    return old.sa_handler;
-  }
-  return UNCLOG_REAL(signal)(sig, handler);
-}
-
-int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
-  sigset_t scratch;
-  return real_call(UNCLOG_REAL(pthread_sigmask), how, trap::keep_sigsys_deliverable(how, set, &scratch), old);
-}
-
-int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
-  sigset_t scratch;
-  return real_call(UNCLOG_REAL(sigprocmask), how, trap::keep_sigsys_deliverable(how, set, &scratch), old);
 }
 
 }  // extern "C"

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "calls.hpp"
+#include "unclog/watch.hpp"
 #include "watch/symbolize.hpp"
 
 namespace unclog::calls {
@@ -22,7 +23,11 @@ constexpr std::string_view kIdleWaiters[] = {
 };
 
 bool names_idle_waiter(std::uintptr_t pc) {
-  InternalScope internal;  // symbolizing reads debug information: our calls, not the step's
+  // Symbolizing may read debug information (tens of ms, on-CPU): our time,
+  // not the step's. The scope keeps the watchdog away and restarts the
+  // step's clock when it closes; InternalScope keeps our calls unreported.
+  unclog::AllowBlocking ours("unclog judging a wait's call site");
+  InternalScope internal;
   const std::uintptr_t call = pc - 1;  // inside the call instruction
   for (const auto& f : watch::symbolize(&call, 1)) {
     for (std::string_view w : kIdleWaiters) {

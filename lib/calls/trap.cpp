@@ -2,6 +2,7 @@
 // thread. See trap.hpp for the contract.
 #include "trap.hpp"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <fcntl.h>
@@ -21,6 +22,8 @@
 
 #include "classify.hpp"
 #include "watch/call_report.hpp"
+#include "watch/notices.hpp"
+#include "watch/tracer.hpp"
 #include "watch/watch_internal.hpp"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
@@ -31,7 +34,7 @@
 #define SYS_USER_DISPATCH 2
 #endif
 
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#if defined(__x86_64__)
 #define UNCLOG_TRAPS 1
 #endif
 
@@ -54,9 +57,10 @@ std::atomic<const KernelSigaction*> g_previous{nullptr};  // the program's SIGSY
 std::mutex g_chain_mu;
 __attribute__((tls_model("initial-exec"))) thread_local bool t_armed = false;
 
-void notice_once(std::atomic<bool>& said, const char* why) {
-  if (!said.exchange(true)) {
-    fprintf(stderr, "unclog: system calls are not trapped (%s); call mode sees libc calls only\n", why);
+void notice_once(const char* why) {
+  try {
+    watch::notice_traps_off(why);
+  } catch (...) {
   }
 }
 
@@ -167,12 +171,14 @@ enum class Route {
                 // then seen by the interposed functions only
   sigreturn,    // a handler's return through a restorer not ours: emulated
   sigprocmask,  // changes the mask the handler's return restores: emulated
+  sigaction,    // SIGSYS's disposition is chained, other masks keep SIGSYS out
 };
 
 Route route_of(long nr, const long a[6]) {
   switch (nr) {
     case SYS_rt_sigreturn: return Route::sigreturn;
     case SYS_rt_sigprocmask: return Route::sigprocmask;
+    case SYS_rt_sigaction: return Route::sigaction;
     case SYS_clone: return (a[0] & CLONE_VM) || a[1] != 0 ? Route::in_place : Route::reissue;  // fork-like: a copy
     case SYS_clone3: case SYS_vfork: case SYS_execve: case SYS_execveat: case SYS_sigaltstack: return Route::in_place;
     default: return Route::reissue;
@@ -216,6 +222,32 @@ long emulate_sigprocmask(ucontext_t* uc, const long a[6]) {
   return 0;
 }
 
+// The temporary mask of a trapped call (a pointer argument, or pselect6's
+// {mask, size} pair) without SIGSYS: a handler that ran during the call
+// with SIGSYS blocked would die at its first trapped call.
+void strip_call_mask(long nr, long b[6], std::uint64_t* scratch, long pair[2]) {
+  int at;
+  switch (nr) {
+    case SYS_rt_sigsuspend: at = 0; break;
+    case SYS_ppoll: at = 3; break;
+    case SYS_epoll_pwait: case SYS_epoll_pwait2: at = 4; break;
+    case SYS_pselect6: {
+      if (!b[5]) return;
+      const long* p = reinterpret_cast<const long*>(b[5]);
+      if (!p[0] || p[1] != 8) return;
+      *scratch = *reinterpret_cast<const std::uint64_t*>(p[0]) & ~bit(SIGSYS);
+      pair[0] = reinterpret_cast<long>(scratch);
+      pair[1] = 8;
+      b[5] = reinterpret_cast<long>(pair);
+      return;
+    }
+    default: return;
+  }
+  if (!b[at]) return;
+  *scratch = *reinterpret_cast<const std::uint64_t*>(b[at]) & ~bit(SIGSYS);
+  b[at] = reinterpret_cast<long>(scratch);
+}
+
 // A SIGSYS that is not dispatch's goes where it went before us.
 void forward(int sig, siginfo_t* si, void* ctx) {
   const KernelSigaction* p = g_previous.load(std::memory_order_acquire);
@@ -253,13 +285,21 @@ void on_sigsys(int sig, siginfo_t* si, void* ctx) {
         return;           // with the selector at 0
       case Route::sigreturn: finish_foreign_sigreturn(uc); break;
       case Route::sigprocmask: g[REG_RAX] = emulate_sigprocmask(uc, a); break;
-      case Route::reissue:
+      case Route::sigaction: g[REG_RAX] = raw_sigaction(a); break;
+      case Route::reissue: {
         if (watch::StepSlot* s = watching(); s && !in_runtime(static_cast<std::uintptr_t>(g[REG_RIP]))) {
           char what[watch::kCallText];
           if (blocking_syscall(nr, a, what, sizeof what)) watch::record_call(*s, what, /*trapped=*/true);
         }
-        g[REG_RAX] = reissue(nr, a);
+        long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+        std::uint64_t mask;
+        long pair[2];
+        strip_call_mask(nr, b, &mask, pair);
+        watch::CallWindow window;
+        g[REG_RAX] = reissue(nr, b);
+        window.close(/*in_sigsys=*/true);
         break;
+      }
     }
   }
   errno = saved_errno;
@@ -281,17 +321,29 @@ bool install() {
   return g_installed.load(std::memory_order_acquire);
 }
 
-// A tracer (gdb, strace) would stop at every trapped call with SIGSYS.
-bool traced() {
-  const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[4096];
-  const ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  const char* t = strstr(buf, "TracerPid:");
-  return t && atoi(t + 10) != 0;
+int find_valgrind(dl_phdr_info* info, std::size_t, void* found) {
+  if (info->dlpi_name && strstr(info->dlpi_name, "/vgpreload_")) *static_cast<bool*>(found) = true;
+  return 0;
+}
+
+// Programs under which traps would kill or mislead, decided at run time
+// (the library is built once, the program around it varies). Valgrind runs
+// the program on its own CPU and passes the prctl to the kernel, which then
+// traps valgrind's own system calls: SIGSYS at the first step. It preloads
+// its vgpreload_*.so into every program it runs. ThreadSanitizer defers
+// signals to its next interceptor, and a trapped call's SIGSYS must be
+// handled at once. Empty when neither is here.
+const char* hostile_runtime() {
+  static const char* const why = [] {
+    bool valgrind = false;
+    dl_iterate_phdr(find_valgrind, &valgrind);
+    if (valgrind) return "valgrind runs the program, and would see its own system calls trapped";
+    if (dlsym(RTLD_DEFAULT, "__tsan_init")) {
+      return "ThreadSanitizer defers signals, and a trapped call's must be handled at once";
+    }
+    return "";
+  }();
+  return why;
 }
 
 void bare_handler(int, siginfo_t* si, void* ctx) {
@@ -303,13 +355,16 @@ void bare_handler(int, siginfo_t* si, void* ctx) {
 
 bool arm_thread() noexcept {
   if (t_armed) return true;
-  static std::atomic<bool> said_traced{false}, said_refused{false};
-  if (traced()) {
-    notice_once(said_traced, "a debugger is attached, which each trapped call would stop with SIGSYS");
+  if (const char* why = hostile_runtime(); *why) {
+    notice_once(why);
+    return false;
+  }
+  if (watch::tracer_attached()) {
+    notice_once(watch::kTracerNotice);
     return false;
   }
   if (!install()) {
-    notice_once(said_refused, "installing the SIGSYS handler failed");
+    notice_once("installing the SIGSYS handler failed");
     return false;
   }
   // A thread that blocks SIGSYS would be killed by its first trapped call.
@@ -327,11 +382,54 @@ bool arm_thread() noexcept {
     char why[160];
     snprintf(why, sizeof why, "Syscall User Dispatch refused: %s; it needs Linux 5.11+ and no seccomp policy against it",
              strerrordesc_np(errno));
-    notice_once(said_refused, why);
+    notice_once(why);
     return false;
   }
   t_armed = true;
   return true;
+}
+
+long raw_sigaction(const long a[6]) noexcept {
+  const int sig = static_cast<int>(a[0]);
+  const auto* act = reinterpret_cast<const KernelSigaction*>(a[1]);
+  auto* old = reinterpret_cast<KernelSigaction*>(a[2]);
+  if (a[3] != 8) return unclog_trap_syscall(SYS_rt_sigaction, a[0], a[1], a[2], a[3], 0, 0);
+  if (sig == SIGSYS && g_installed.load(std::memory_order_acquire)) {
+    struct sigaction in {}, out{};
+    if (act) {
+      in.sa_flags = static_cast<int>(act->flags & ~kSaRestorer);
+      if (act->flags & SA_SIGINFO) {
+        in.sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(act->handler);
+      } else {
+        in.sa_handler = reinterpret_cast<void (*)(int)>(act->handler);
+      }
+      memcpy(&in.sa_mask, &act->mask, sizeof act->mask);
+    }
+    if (chain_sigsys(act ? &in : nullptr, old ? &out : nullptr) != 0) return -ENOMEM;
+    if (old) {
+      old->handler = (out.sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(out.sa_sigaction)
+                                                 : reinterpret_cast<void*>(out.sa_handler);
+      old->flags = static_cast<unsigned long>(out.sa_flags);
+      old->restorer = nullptr;
+      memcpy(&old->mask, &out.sa_mask, sizeof old->mask);
+    }
+    return 0;
+  }
+  if (act && (act->mask & bit(SIGSYS))) {
+    KernelSigaction copy = *act;
+    copy.mask &= ~bit(SIGSYS);
+    return unclog_trap_syscall(SYS_rt_sigaction, a[0], reinterpret_cast<long>(&copy), a[2], 8, 0, 0);
+  }
+  return unclog_trap_syscall(SYS_rt_sigaction, a[0], a[1], a[2], a[3], 0, 0);
+}
+
+long raw_sigprocmask(const long a[6]) noexcept {
+  std::uint64_t set;
+  if (t_armed && a[1] && a[3] == 8 && a[0] != SIG_UNBLOCK) {
+    set = *reinterpret_cast<const std::uint64_t*>(a[1]) & ~bit(SIGSYS);
+    return unclog_trap_syscall(SYS_rt_sigprocmask, a[0], reinterpret_cast<long>(&set), a[2], 8, 0, 0);
+  }
+  return unclog_trap_syscall(SYS_rt_sigprocmask, a[0], a[1], a[2], a[3], 0, 0);
 }
 
 double bare_trap_ns(int n) noexcept {
@@ -358,15 +456,12 @@ double bare_trap_ns(int n) noexcept {
 namespace unclog::calls::trap {
 
 bool arm_thread() noexcept {
-  static std::atomic<bool> said{false};
-#if defined(__SANITIZE_THREAD__)
-  notice_once(said, "ThreadSanitizer defers signals, and a trapped call's must be handled at once");
-#else
-  notice_once(said, "Syscall User Dispatch is supported on x86-64 only");
-#endif
+  notice_once("Syscall User Dispatch is supported on x86-64 only");
   return false;
 }
 double bare_trap_ns(int) noexcept { return 0; }
+long raw_sigaction(const long a[6]) noexcept { return syscall(SYS_rt_sigaction, a[0], a[1], a[2], a[3]); }
+long raw_sigprocmask(const long a[6]) noexcept { return syscall(SYS_rt_sigprocmask, a[0], a[1], a[2], a[3]); }
 
 }  // namespace unclog::calls::trap
 
@@ -403,6 +498,13 @@ int chain_sigsys(const struct sigaction* act, struct sigaction* old) noexcept {
     g_previous.store(next, std::memory_order_release);  // the one before stays: a handler may be reading it
   }
   return 0;
+}
+
+const sigset_t* deliverable_mask(const sigset_t* mask, sigset_t* scratch) noexcept {
+  if (!t_armed || !mask || sigismember(mask, SIGSYS) != 1) return mask;
+  *scratch = *mask;
+  sigdelset(scratch, SIGSYS);
+  return scratch;
 }
 
 const sigset_t* keep_sigsys_deliverable(int how, const sigset_t* set, sigset_t* scratch) noexcept {

@@ -54,6 +54,18 @@ int chain_sigsys(const struct sigaction* act, struct sigaction* old) noexcept;
 // SIGSYS unblocked, which it is. Returns the set to pass on.
 const sigset_t* keep_sigsys_deliverable(int how, const sigset_t* set, sigset_t* scratch) noexcept;
 
+// The same for a mask a call installs for its duration (sigsuspend, ppoll,
+// pselect, epoll_pwait): on an armed thread, `mask` without SIGSYS.
+const sigset_t* deliverable_mask(const sigset_t* mask, sigset_t* scratch) noexcept;
+
+// A raw rt_sigaction or rt_sigprocmask (kernel structures, 8-byte sigset)
+// made through libc's syscall() or trapped: carried out as the interposed
+// sigaction/pthread_sigmask would (SIGSYS's disposition chained, SIGSYS
+// kept deliverable). Returns the raw result (-errno on failure). Armed
+// threads only; async-signal-safe except when it chains a SIGSYS handler.
+long raw_sigaction(const long args[6]) noexcept;
+long raw_sigprocmask(const long args[6]) noexcept;
+
 // A bare SIGSYS round trip, for the benchmark: installs a minimal handler
 // that only re-issues the call, measures `n` trapped getppid calls on this
 // armed thread, restores ours and returns nanoseconds per call (0 when

@@ -97,6 +97,10 @@ Fiber* running_fiber_for_signal() noexcept {
 }
 
 Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub()) {
+  // Unwatched (detection off, or nested in a step that covers it): steps
+  // keep the selector as the thread had it.
+  own_marks_.trap_on_step.store(watch::t_trap_selector, std::memory_order_relaxed);
+  loop_selector_ = slot_ ? 0 : watch::t_trap_selector;
   if (slot_) {
     marks_ = slot_;
     slot_->loop.store(this, std::memory_order_release);
@@ -364,16 +368,16 @@ void Hub::begin_step(Fiber* f, std::uint64_t step) noexcept {
   // Tracing stores 0, so that the step's end takes the slow path.
   marks_->check_at.store(tracing_ ? 0 : pass_end_, std::memory_order_relaxed);
   marks_->seq.store(step, std::memory_order_release);
+  watch::t_trap_selector = marks_->trap_on_step.load(std::memory_order_relaxed);
 }
 
 void Hub::resume_from_loop(Fiber* f) {
   prefetch_next_stack();
+  // Every step begins with the selector re-armed (begin_step, step_switch);
+  // the loop's own calls are not trapped.
   begin_step(f, marks_->seq.load(std::memory_order_relaxed) + 1);
-  // Steps trap their system calls (call mode); the loop's own do not. Direct
-  // switches between steps leave the selector as it is.
-  if (slot_) watch::t_trap_selector = slot_->trap_on_step;
   fiber::switch_to(&loop_ctx_, f->ctx, f->target);
-  if (slot_) watch::t_trap_selector = 0;
+  watch::t_trap_selector = loop_selector_;
 }
 
 void Hub::trace_step_end(const Fiber* f) noexcept {

@@ -142,6 +142,7 @@ class Hub {
   watch::StepSlot* slot_ = nullptr;    // null when detection is off
   watch::StepMarks own_marks_;         // counts steps when it is off
   watch::StepMarks* marks_ = &own_marks_;  // slot_ or own_marks_
+  std::uint8_t loop_selector_ = 0;     // t_trap_selector between passes
   std::vector<std::pair<std::string, std::exception_ptr>> detached_errors_;  // fiber name, error
   std::int64_t step_begin_ns_ = 0;   // tracing: when the running step began
   std::int64_t pass_began_ns_ = 0;

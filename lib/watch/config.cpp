@@ -1,4 +1,5 @@
 #include "config.hpp"
+#include "notices.hpp"
 
 #include <stdexcept>
 
@@ -41,6 +42,7 @@ void set_file_io_reports(bool on) noexcept { watch::config().file_io_reports.sto
 void set_std_stream_reports(bool on) noexcept { watch::config().std_stream_reports.store(on); }
 void set_syscall_detection(bool on) noexcept { watch::config().syscall_traps.store(on); }
 bool syscall_detection_enabled() noexcept { return watch::config().syscall_traps.load(); }
+std::vector<std::string> watch_limitations() { return watch::notices(); }
 
 const char* to_string(StallKind kind) noexcept {
   switch (kind) {

@@ -50,7 +50,10 @@ void add_signal_samples(BlockingReport& r, const StepSlot& slot) {
   for (int i = 0; i < n; ++i) {
     const Sample& s = slot.samples[i];
     StackSample out;
-    out.offset = nanoseconds(s.at_ns - slot.base.wall_ns);
+    // Never negative, and never past the duration: a debugger's stop or a
+    // sample caught on the way out must not give figures that contradict.
+    out.offset = nanoseconds(std::max<std::int64_t>(0, s.at_ns - slot.base.wall_ns));
+    if (r.timed && out.offset > r.duration) r.duration = out.offset;
     out.captured_at = std::chrono::steady_clock::time_point(nanoseconds(s.at_ns));  // both CLOCK_MONOTONIC
     out.frames = symbolize(s.frames, s.nframes);
     r.samples.push_back(std::move(out));

@@ -69,7 +69,7 @@ void on_sample(int, siginfo_t*, void*) {
 
 __attribute__((tls_model("initial-exec"))) constinit thread_local StepSlot* t_bound_slot = nullptr;
 
-int capture_stack(std::uintptr_t* out, int max, bool from_signal, int skip) noexcept {
+__attribute__((noinline)) int capture_stack(std::uintptr_t* out, int max, bool from_signal, int skip) noexcept {
   // +1: this function's own frame.
   Unwind u{out, max, 0, from_signal, from_signal ? 0 : skip + 1};
   _Unwind_Backtrace(on_frame, &u);
@@ -78,6 +78,22 @@ int capture_stack(std::uintptr_t* out, int max, bool from_signal, int skip) noex
     _Unwind_Backtrace(on_frame, &u);
   }
   return u.n;
+}
+
+__attribute__((noinline)) void take_requested_sample(StepSlot& s, bool in_sigsys) noexcept {
+  s.sample_request.store(0, std::memory_order_relaxed);
+  const std::int32_t i = s.nsamples.load(std::memory_order_relaxed);
+  const std::uint64_t target = s.target.load(std::memory_order_acquire);
+  if (i >= kMaxSamples || target == 0 || s.seq.load(std::memory_order_relaxed) != target) return;
+  // Claimed before it is written: a sampling signal landing meanwhile (a
+  // hang) takes the next one instead of writing into this one.
+  s.nsamples.store(i + 1, std::memory_order_release);
+  Sample& out = s.samples[i];
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  out.at_ns = std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  // Not in the SIGSYS handler: leave out CallWindow::close, which called us.
+  out.nframes = in_sigsys ? capture_stack(out.frames, kMaxFrames, true) : capture_stack(out.frames, kMaxFrames, false, 1);
 }
 
 int install_sampler() noexcept {

@@ -1,4 +1,4 @@
-// The sampling signal. The watchdog sends it (tgkill) to a thread whose step
+// The sampling signal, and samples taken at a call's return. The watchdog sends it (tgkill) to a thread whose step
 // it is sampling; the handler appends the interrupted stack to the thread's
 // slot.
 //
@@ -33,5 +33,46 @@ int capture_stack(std::uintptr_t* out, int max, bool from_signal, int skip = 0) 
 // The slot the calling thread's handler writes to (set by bind_sampler):
 // call mode's fast check. Initial-exec TLS: one %fs load.
 extern __attribute__((tls_model("initial-exec"))) constinit thread_local StepSlot* t_bound_slot;
+
+// Takes the sample the watchdog asked for while the thread was inside a call
+// (see CallWindow), with the call's frame still on the stack. Owner thread;
+// `in_sigsys`: from the SIGSYS handler (the stack starts at its signal
+// frame), else the caller's frame and its own are left out.
+void take_requested_sample(StepSlot& slot, bool in_sigsys) noexcept;
+
+// Brackets a real call made by an interposed function or the SIGSYS
+// handler during a watched step. While one is open the watchdog does not
+// signal the thread (the signal would cut the call short with EINTR, which
+// the program would not see without us); it asks for a sample instead,
+// taken here when the call returns. Nestable. Owner thread; two byte stores
+// and a load outside steps' slow paths.
+class CallWindow {
+ public:
+  CallWindow() noexcept : slot_(t_bound_slot) {
+    if (!slot_) [[likely]] return;
+    seq_ = slot_->seq.load(std::memory_order_relaxed);
+    if (!(seq_ & 1)) {
+      slot_ = nullptr;
+      return;
+    }
+    slot_->in_call.store(slot_->in_call.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // Call right after the real call returns, in the frame that made it.
+  void close(bool in_sigsys = false) noexcept {
+    if (!slot_) return;
+    slot_->in_call.store(slot_->in_call.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+    if (slot_->sample_request.load(std::memory_order_acquire) == seq_) [[unlikely]] {
+      take_requested_sample(*slot_, in_sigsys);
+    }
+    slot_ = nullptr;
+  }
+  ~CallWindow() { close(); }
+  CallWindow(const CallWindow&) = delete;
+  CallWindow& operator=(const CallWindow&) = delete;
+
+ private:
+  StepSlot* slot_;
+  std::uint64_t seq_ = 0;
+};
 
 }  // namespace unclog::watch

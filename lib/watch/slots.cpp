@@ -11,6 +11,7 @@
 #include "call_report.hpp"
 #include "trace.hpp"
 #include "hints.hpp"
+#include "tracer.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -33,11 +34,14 @@ void refresh_traps(StepSlot& s) {
   const Config& c = config();
   auto arm = g_trap_arm.load(std::memory_order_relaxed);
   if (!arm || !c.call_reports.load(std::memory_order_relaxed) || !c.syscall_traps.load(std::memory_order_relaxed)) {
-    s.trap_on_step = 0;
+    s.trap_on_step.store(0, std::memory_order_relaxed);
     return;
   }
-  if (s.trap_state == 0) s.trap_state = arm() ? 1 : 2;
-  s.trap_on_step = s.trap_state == 1;
+  if (s.trap_state == 0) {
+    s.trap_state = !traps_withdrawn() && arm() ? 1 : 2;
+    if (s.trap_state == 1) s.trap_selector = &t_trap_selector;
+  }
+  s.trap_on_step.store(s.trap_state == 1 && !traps_withdrawn(), std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -150,7 +154,15 @@ AllowBlocking::~AllowBlocking() {
     const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
     if (seq & 1) {
       s.seq.store(seq + 2, std::memory_order_relaxed);
-      watch::t_trap_selector = s.trap_on_step;
+      // Blocking calls the step made before the scope are still its own.
+      if (s.call_seq == seq) {
+        s.call_seq = seq + 2;
+        if (s.target.load(std::memory_order_relaxed) == seq) {
+          s.target.store(seq + 2, std::memory_order_release);
+          request_check(s);
+        }
+      }
+      watch::t_trap_selector = s.trap_on_step.load(std::memory_order_relaxed);
     }
   }
 }

@@ -70,6 +70,12 @@ struct StepMarks {
   // sets it before beginning a step; the watchdog and call mode store 0
   // (release, after `target`) to have the running step's end checked.
   std::atomic<std::uint64_t> check_at{0};
+  // What every step stores in t_trap_selector when it begins (1 when call
+  // mode traps this thread's system calls): re-armed per step with one byte
+  // store, so whatever the step before did to the selector (a thread
+  // created, a siglongjmp out of a nested handler) ends with it. Set when a
+  // loop attaches; the watchdog lowers it to 0 when a tracer appears.
+  std::atomic<std::uint8_t> trap_on_step{0};
 };
 
 struct StepSlot : StepMarks {
@@ -88,10 +94,9 @@ struct StepSlot : StepMarks {
   std::atomic<int> allow_depth{0};            // open AllowBlocking scopes
   std::atomic<const char*> allow_reason{nullptr};
   // Syscall traps: whether dispatch is on for this thread (0 not tried yet,
-  // 1 on, 2 unavailable), and what a step stores in t_trap_selector (1 when
-  // call mode and traps are on). Set when a loop attaches, not per step.
+  // 1 on, 2 unavailable). Set when a loop attaches, not per step.
   std::uint8_t trap_state = 0;
-  std::uint8_t trap_on_step = 0;
+  volatile std::uint8_t* trap_selector = nullptr;  // the thread's t_trap_selector, once armed
 
   // --- call mode, written by the owning thread during the step ---
   std::uint64_t call_seq = 0;                 // step the records belong to
@@ -111,6 +116,12 @@ struct StepSlot : StepMarks {
   // Step whose end must take the slow path: set by the watchdog when it
   // samples a step, by call mode when a step made a blocking call.
   std::atomic<std::uint64_t> target{0};
+
+  // Real calls of interposed functions or trapped system calls open now
+  // (sampler.hpp, CallWindow); the watchdog does not signal the thread
+  // while it is not 0, and stores the step in sample_request instead.
+  std::atomic<std::uint8_t> in_call{0};
+  std::atomic<std::uint64_t> sample_request{0};
 
   // --- written by the signal handler, on the owning thread ---
   std::atomic<std::int32_t> nsamples{0};
@@ -141,7 +152,7 @@ inline const char* running_label(const StepSlot& slot) noexcept {
 inline void step_begin(StepSlot* slot) noexcept {
   if (!slot) return;
   slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  t_trap_selector = slot->trap_on_step;
+  t_trap_selector = slot->trap_on_step.load(std::memory_order_relaxed);
 }
 
 // Ends the running step. Returns its sequence number when it needs a report
@@ -167,6 +178,7 @@ inline bool step_switch(StepMarks& m) noexcept {
   const std::uint64_t s = m.seq.load(std::memory_order_relaxed);
   if (s + 2 >= m.check_at.load(std::memory_order_acquire)) [[unlikely]] return false;
   m.seq.store(s + 2, std::memory_order_release);
+  t_trap_selector = m.trap_on_step.load(std::memory_order_relaxed);  // re-armed whatever the last step did
   return true;
 }
 

@@ -48,6 +48,8 @@ bool is_system_object(std::string_view object) {
 
 bool is_user(const StackFrame& f, std::string_view object) {
   if (f.file.empty() || is_system_object(object)) return false;
+  // Ours, linked into the user's program (the gtest glue is a static library).
+  if (starts_with(f.function, "unclog::")) return false;
   std::string_view file = f.file;
   if (file.find("include/unclog/") != std::string_view::npos) return false;
   if (starts_with(file, "lib/") || starts_with(file, "gtest_ext/")) return false;  // our tree, relative
@@ -150,6 +152,14 @@ std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n) {
     out.insert(out.end(), it->second.begin(), it->second.end());
   }
   return out;
+}
+
+void warm_up_symbolizer() noexcept {
+  try {
+    const auto pc = reinterpret_cast<std::uintptr_t>(&warm_up_symbolizer);
+    (void)symbolize(&pc, 1);
+  } catch (...) {
+  }
 }
 
 void locate(BlockingReport& r) {

@@ -13,6 +13,11 @@ namespace unclog::watch {
 // several frames: its inlined levels, innermost first.
 std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n);
 
+// Reads the debug information of every object loaded now (libbacktrace
+// does that on its first lookup, ~90 ms for a large test binary), so that
+// the first report or loop-wait judgement does not pay it inside a step.
+void warm_up_symbolizer() noexcept;
+
 // Fills report.function/user_function/file/line from its first sample.
 void locate(BlockingReport& report);
 

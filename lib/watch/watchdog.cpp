@@ -21,6 +21,8 @@
 #include "sampler.hpp"
 #include "schedstat.hpp"
 #include "sinks.hpp"
+#include "symbolize.hpp"
+#include "tracer.hpp"
 #include "watch_internal.hpp"
 
 namespace unclog::watch {
@@ -48,6 +50,15 @@ std::int64_t now_ns() {
 
 void send_sample_signal(const StepSlot& s) {
   if (int sig = sampler_signal()) syscall(SYS_tgkill, getpid(), s.tid, sig);
+}
+
+// A sample of step `seq`. Inside a real call the thread takes it itself
+// when the call returns (CallWindow): a signal would make the call fail
+// with EINTR. A window that closes just as we ask may miss the request; the
+// next sample's request then signals a thread that is out of the call.
+void request_sample(StepSlot& s, std::uint64_t seq) {
+  s.sample_request.store(seq, std::memory_order_seq_cst);
+  if (s.in_call.load(std::memory_order_seq_cst) == 0) send_sample_signal(s);
 }
 
 // Scans twenty times per resolution: a step is reported at most two ticks
@@ -104,7 +115,7 @@ void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
   request_check(s);
   s.sample_interval_ns = s.resolution_ns.load(std::memory_order_relaxed);
   s.next_sample_ns = now + s.sample_interval_ns;
-  send_sample_signal(s);
+  request_sample(s, seq);
 }
 
 // Returns the slot whose step hung, if any.
@@ -153,7 +164,7 @@ StepSlot* scan(const std::vector<StepSlot*>& slots) {
     } else if (now >= s.next_sample_ns && s.nsamples.load(std::memory_order_relaxed) < kMaxSamples - 1) {
       s.sample_interval_ns *= 2;  // long stalls: show where the time went
       s.next_sample_ns = now + s.sample_interval_ns;
-      send_sample_signal(s);
+      request_sample(s, seq);
     }
     if (hung) {
       s.hang_handled = true;
@@ -171,6 +182,7 @@ void watchdog_main() {
   while (!r.stop) {
     r.cv.wait_for(lk, std::chrono::nanoseconds(tick_ns(r.slots)));
     if (r.stop) break;
+    withdraw_traps_if_traced(r.slots, now_ns());
     if (StepSlot* hung = scan(r.slots)) {
       lk.unlock();
       hang_exit(*hung);
@@ -243,6 +255,11 @@ void ensure_watchdog() {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
   r.thread = std::thread(watchdog_main);
+  // Our first-use cost (debug information read for the first report or
+  // loop-wait judgement), paid beside the first steps rather than inside
+  // one, and not on the watchdog, which must see those steps on time.
+  static std::once_flag warm;
+  std::call_once(warm, [] { std::thread(warm_up_symbolizer).detach(); });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   r.running = true;
 }

@@ -1,0 +1,164 @@
+// The interposed signal functions. Where system calls are trapped, SIGSYS
+// must stay ours and deliverable: a trapped call with SIGSYS blocked or
+// ignored kills the process (the kernel forces the default action). Every
+// libc route that changes a disposition or a mask goes through here: the
+// program's SIGSYS disposition is kept as the one SIGSYS that is not ours
+// goes to, and SIGSYS is taken out of the masks of armed threads (the
+// masks handlers run with, masks restored by siglongjmp and setcontext,
+// the temporary masks of sigsuspend, ppoll, pselect and epoll_pwait).
+// Raw system calls are handled where they are seen: syscall() in
+// interpose.cpp, trapped ones in trap.cpp.
+#include <setjmp.h>
+#include <signal.h>
+#include <ucontext.h>
+
+#include "real.hpp"
+#include "trap.hpp"
+
+using namespace unclog::calls;
+
+// Legacy System V and BSD entry points that glibc still exports; not all of
+// them are declared by its headers any more.
+extern "C" {
+sighandler_t bsd_signal(int, sighandler_t);
+sighandler_t sysv_signal(int, sighandler_t);
+}
+
+namespace {
+
+sigset_t only(int sig) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, sig);
+  return s;
+}
+
+// signal()-style: install `handler` with `flags`, return the old handler.
+sighandler_t set_handler(int sig, sighandler_t handler, int flags) {
+  struct sigaction act {}, old{};
+  act.sa_handler = handler;
+  act.sa_flags = flags;
+  sigemptyset(&act.sa_mask);
+  if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
+  return old.sa_handler;
+}
+
+}  // namespace
+
+extern "C" {
+
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  if (!trap::handler_installed()) return UNCLOG_REAL(sigaction)(sig, act, old);
+  if (sig == SIGSYS) return trap::chain_sigsys(act, old);
+  // A handler that blocked SIGSYS would be killed by its first trapped call.
+  if (act && sigismember(&act->sa_mask, SIGSYS) == 1) {
+    struct sigaction copy = *act;
+    sigdelset(&copy.sa_mask, SIGSYS);
+    return UNCLOG_REAL(sigaction)(sig, &copy, old);
+  }
+  return UNCLOG_REAL(sigaction)(sig, act, old);
+}
+
+sighandler_t signal(int sig, sighandler_t handler) {
+  if (sig == SIGSYS && trap::handler_installed()) return set_handler(sig, handler, SA_RESTART);
+  return UNCLOG_REAL(signal)(sig, handler);
+}
+
+sighandler_t bsd_signal(int sig, sighandler_t handler) { return set_handler(sig, handler, SA_RESTART); }
+
+sighandler_t sysv_signal(int sig, sighandler_t handler) {
+  return set_handler(sig, handler, SA_RESETHAND | SA_NODEFER);
+}
+
+int sigignore(int sig) { return set_handler(sig, SIG_IGN, 0) == SIG_ERR ? -1 : 0; }
+
+int siginterrupt(int sig, int interrupt) {
+  struct sigaction act {};
+  if (sigaction(sig, nullptr, &act) != 0) return -1;
+  if (interrupt) act.sa_flags &= ~SA_RESTART; else act.sa_flags |= SA_RESTART;
+  return sigaction(sig, &act, nullptr);
+}
+
+int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
+  sigset_t scratch;
+  return real_call(UNCLOG_REAL(pthread_sigmask), how, trap::keep_sigsys_deliverable(how, set, &scratch), old);
+}
+
+int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
+  sigset_t scratch;
+  return real_call(UNCLOG_REAL(sigprocmask), how, trap::keep_sigsys_deliverable(how, set, &scratch), old);
+}
+
+int sighold(int sig) {
+  const sigset_t s = only(sig);
+  return pthread_sigmask(SIG_BLOCK, &s, nullptr) == 0 ? 0 : -1;
+}
+
+int sigrelse(int sig) {
+  const sigset_t s = only(sig);
+  return pthread_sigmask(SIG_UNBLOCK, &s, nullptr) == 0 ? 0 : -1;
+}
+
+sighandler_t sigset(int sig, sighandler_t disposition) {
+  sigset_t before;
+  if (pthread_sigmask(SIG_SETMASK, nullptr, &before) != 0) return SIG_ERR;
+  const bool was_held = sigismember(&before, sig) == 1;
+  struct sigaction old {};
+  if (disposition == SIG_HOLD) {
+    const sigset_t s = only(sig);
+    if (sigaction(sig, nullptr, &old) != 0 || pthread_sigmask(SIG_BLOCK, &s, nullptr) != 0) return SIG_ERR;
+  } else {
+    struct sigaction act {};
+    act.sa_handler = disposition;
+    sigemptyset(&act.sa_mask);
+    const sigset_t s = only(sig);
+    if (sigaction(sig, &act, &old) != 0 || pthread_sigmask(SIG_UNBLOCK, &s, nullptr) != 0) return SIG_ERR;
+  }
+  return was_held ? SIG_HOLD : old.sa_handler;
+}
+
+int sigsuspend(const sigset_t* mask) {
+  sigset_t scratch;
+  return UNCLOG_REAL(sigsuspend)(trap::deliverable_mask(mask, &scratch));
+}
+
+// What <signal.h> calls sigpause under _GNU_SOURCE: the X/Open one
+// (__xpg_sigpause), which waits with `sig` removed from the mask.
+int sigpause(int sig) {
+  sigset_t mask;
+  if (pthread_sigmask(SIG_SETMASK, nullptr, &mask) != 0) return -1;
+  sigdelset(&mask, sig);
+  return sigsuspend(&mask);
+}
+
+// The mask a jump or a context switch restores was saved before, perhaps
+// before this thread trapped anything.
+void siglongjmp(sigjmp_buf env, int value) {
+  if (trap::thread_armed() && env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS);
+  UNCLOG_REAL(siglongjmp)(env, value);
+  __builtin_unreachable();
+}
+
+void longjmp(jmp_buf env, int value) {
+  if (trap::thread_armed() && env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS);
+  UNCLOG_REAL(longjmp)(env, value);
+  __builtin_unreachable();
+}
+
+void _longjmp(jmp_buf env, int value) {
+  if (trap::thread_armed() && env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS);
+  UNCLOG_REAL(_longjmp)(env, value);
+  __builtin_unreachable();
+}
+
+int setcontext(const ucontext_t* context) {
+  if (trap::thread_armed() && context) sigdelset(const_cast<sigset_t*>(&context->uc_sigmask), SIGSYS);
+  return UNCLOG_REAL(setcontext)(context);
+}
+
+int swapcontext(ucontext_t* save, const ucontext_t* context) {
+  if (trap::thread_armed() && context) sigdelset(const_cast<sigset_t*>(&context->uc_sigmask), SIGSYS);
+  return UNCLOG_REAL(swapcontext)(save, context);
+}
+
+}  // extern "C"

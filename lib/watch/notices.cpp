@@ -1,0 +1,40 @@
+#include "notices.hpp"
+
+#include <cstdio>
+#include <mutex>
+
+namespace unclog::watch {
+namespace {
+
+struct Notices {
+  std::mutex mu;
+  std::vector<std::string> said;
+};
+Notices& all() {
+  static Notices* n = new Notices;  // never destroyed: threads may outlive statics
+  return *n;
+}
+
+}  // namespace
+
+void notice_once(const std::string& text) {
+  Notices& n = all();
+  std::lock_guard lk(n.mu);
+  for (const std::string& s : n.said) {
+    if (s == text) return;
+  }
+  n.said.push_back(text);
+  std::fprintf(stderr, "unclog: %s\n", text.c_str());
+}
+
+void notice_traps_off(const char* why) {
+  notice_once(std::string("system calls are not trapped (") + why + "); call mode sees libc calls only");
+}
+
+std::vector<std::string> notices() {
+  Notices& n = all();
+  std::lock_guard lk(n.mu);
+  return n.said;
+}
+
+}  // namespace unclog::watch
