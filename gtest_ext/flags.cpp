@@ -17,7 +17,7 @@ struct Spec {
 
 constexpr Spec kSpecs[] = {
     {"resolution", "UNCLOG_RESOLUTION", "a positive duration like 50ms, 250us or 2s"},
-    {"mode", "UNCLOG_MODE", "one of time, calls, all, off"},
+    {"mode", "UNCLOG_MODE", "one of time, calls (or call), all, off"},
     {"hang_timeout", "UNCLOG_HANG_TIMEOUT", "a positive duration like 20s, or 0 for none"},
     {"report", "UNCLOG_REPORT", "a file path"},
     {"folded", "UNCLOG_FOLDED", "a file path"},
@@ -120,7 +120,7 @@ std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text) 
 
 std::optional<Mode> parse_mode(const std::string& text) {
   if (text == "time") return Mode::time;
-  if (text == "calls") return Mode::calls;
+  if (text == "calls" || text == "call") return Mode::calls;  // reports print "(call)"
   if (text == "all") return Mode::all;
   if (text == "off") return Mode::off;
   return std::nullopt;

@@ -62,6 +62,9 @@ class Listener : public ::testing::EmptyTestEventListener {
                   format_ms(w.duration).c_str(), to_string(w.kind), w.test.empty() ? "(no test)" : w.test.c_str(),
                   where.c_str());
     }
+    // Where unclog could not watch everything it was asked to (said once on
+    // stderr when it happened): repeated beside the verdict it qualifies.
+    for (const std::string& limit : watch_limitations()) std::printf("unclog: watched less: %s\n", limit.c_str());
     std::fflush(stdout);
   }
 };

@@ -1,5 +1,9 @@
 #include "folded.hpp"
 
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -33,14 +37,25 @@ std::string frame_name(const StackFrame& f) {
   return n;
 }
 
+// Written to a new file beside the target, then renamed over it: readers
+// never see half a file. mkstemp creates the file exclusively under a name
+// nobody can guess in advance, so a symlink planted in a shared directory
+// (/tmp, with the suite run as root) cannot redirect the write.
 void write_locked(Folded& f) {
-  const std::string tmp = f.path + ".tmp";
-  std::FILE* out = std::fopen(tmp.c_str(), "w");
-  if (!out) return;
+  std::string tmp = f.path + ".XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return;
+  ::fchmod(fd, 0644);  // as fopen would have created it (mkstemp makes 0600)
+  std::FILE* out = ::fdopen(fd, "w");
+  if (!out) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return;
+  }
   for (const auto& [stack, us] : f.weights) std::fprintf(out, "%s %llu\n", stack.c_str(), static_cast<unsigned long long>(us));
   const bool ok = std::fflush(out) == 0;
   std::fclose(out);
-  if (ok) std::rename(tmp.c_str(), f.path.c_str());
+  if (!ok || std::rename(tmp.c_str(), f.path.c_str()) != 0) ::unlink(tmp.c_str());
 }
 
 }  // namespace

@@ -1,0 +1,351 @@
+// Hostile environments: with unclog, a program does what it does without it,
+// plus reports. Each test sets up what used to kill, interrupt or blind the
+// program under our gtest main (call mode and system-call traps on), then
+// checks that the program's own behaviour is unchanged and that a blocking
+// call planted after it is still caught at its line.
+#include <fcntl.h>
+#include <gtest/gtest-spi.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "unclog/gtest.hpp"
+
+// The legacy signal functions are what these tests are about.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+// Legacy entry points glibc exports but no longer always declares.
+extern "C" {
+sighandler_t bsd_signal(int, sighandler_t);
+sighandler_t sysv_signal(int, sighandler_t);
+}
+
+namespace {
+
+// A read that only a trapped system call sees: fgets on a pipe reads inside
+// libc, past the interposed functions. Returns with a line once the writer
+// thread (started here) has written it, 20 ms later.
+struct PipeLine {
+  int fds[2] = {-1, -1};
+  FILE* in = nullptr;
+  std::thread writer;
+  PipeLine() {
+    if (pipe2(fds, O_CLOEXEC) != 0) return;
+    in = fdopen(fds[0], "r");
+    writer = std::thread([w = fds[1]] {
+      std::this_thread::sleep_for(20ms);
+      (void)!::write(w, "line\n", 5);
+    });
+  }
+  ~PipeLine() {
+    if (writer.joinable()) writer.join();
+    if (in) fclose(in);
+    ::close(fds[1]);
+  }
+  bool got = false;
+  static inline int fgets_line = 0;
+  bool read_line() {
+    char buf[16];
+    fgets_line = __LINE__, got = fgets(buf, sizeof buf, in) != nullptr;
+    return got;
+  }
+};
+
+// The step after a hostile setup: a blocking read hidden in libc, which
+// must be reported (as read, at the fgets line), and must work.
+void expect_trapped_read_caught() {
+  if (!unclog::syscall_detection_enabled()) GTEST_SKIP() << "system calls are not trapped here";
+  PipeLine p;
+  bool got = false;
+  ::testing::TestPartResultArray failures;
+  {
+    ::testing::ScopedFakeTestPartResultReporter rep(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    EXPECT_NO_BLOCKING(got = p.read_line());
+  }
+  EXPECT_TRUE(got);
+  ASSERT_EQ(failures.size(), 1);
+  const ::testing::TestPartResult& f = failures.GetTestPartResult(0);
+  EXPECT_THAT(f.message(), HasSubstr("read(")) << f.message();
+  EXPECT_THAT(f.message(), HasSubstr("in fgets")) << f.message();
+  EXPECT_EQ(f.line_number(), PipeLine::fgets_line) << f.message();
+}
+
+sigset_t only_sigsys() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGSYS);
+  return s;
+}
+
+// Every way of blocking SIGSYS outside a step leaves the next step alive and
+// watched. Each test restores the mask it found.
+class SigsysBlocked : public ::testing::Test {
+ protected:
+  void SetUp() override { pthread_sigmask(SIG_SETMASK, nullptr, &saved_); }
+  void TearDown() override { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  sigset_t saved_;
+};
+
+TEST_F(SigsysBlocked, RawRtSigprocmask) {
+  const sigset_t s = only_sigsys();
+  ASSERT_EQ(syscall(SYS_rt_sigprocmask, SIG_BLOCK, &s, nullptr, 8), 0);
+  expect_trapped_read_caught();
+}
+
+TEST_F(SigsysBlocked, Sighold) {
+  ASSERT_EQ(sighold(SIGSYS), 0);
+  expect_trapped_read_caught();
+  EXPECT_EQ(sigrelse(SIGSYS), 0);
+}
+
+TEST_F(SigsysBlocked, SigsetHold) {
+  ASSERT_NE(sigset(SIGSYS, SIG_HOLD), SIG_ERR);
+  expect_trapped_read_caught();
+}
+
+TEST_F(SigsysBlocked, SiglongjmpRestoresAMaskSavedWithSigsys) {
+  sigjmp_buf env;
+  volatile int jumped = 0;
+  if (sigsetjmp(env, 1) == 0) {
+    // As if saved before this thread trapped anything, with SIGSYS blocked.
+    sigaddset(&env[0].__saved_mask, SIGSYS);
+    siglongjmp(env, 1);
+  } else {
+    jumped = 1;
+  }
+  EXPECT_EQ(jumped, 1);
+  expect_trapped_read_caught();
+}
+
+TEST_F(SigsysBlocked, SetcontextRestoresAMaskWithSigsys) {
+  ucontext_t ctx;
+  volatile int resumed = 0;
+  ASSERT_EQ(getcontext(&ctx), 0);
+  if (!resumed) {
+    resumed = 1;
+    sigaddset(&ctx.uc_sigmask, SIGSYS);
+    setcontext(&ctx);
+  }
+  expect_trapped_read_caught();
+}
+
+// Every way of ignoring SIGSYS or changing its handler keeps ours in
+// place; the program's choice is remembered for SIGSYS that is not ours.
+class SigsysDisposition : public ::testing::Test {
+ protected:
+  void SetUp() override { sigaction(SIGSYS, nullptr, &saved_); }
+  void TearDown() override { sigaction(SIGSYS, &saved_, nullptr); }
+  struct sigaction saved_ {};
+};
+
+void on_sigsys_ignored(int) {}
+
+TEST_F(SigsysDisposition, SigsetIgnore) {
+  ASSERT_NE(sigset(SIGSYS, SIG_IGN), SIG_ERR);
+  expect_trapped_read_caught();
+  EXPECT_EQ(sigset(SIGSYS, SIG_DFL), SIG_IGN);  // what the program set is what it reads back
+}
+
+TEST_F(SigsysDisposition, BsdSignalIgnore) {
+  ASSERT_NE(bsd_signal(SIGSYS, SIG_IGN), SIG_ERR);
+  expect_trapped_read_caught();
+}
+
+TEST_F(SigsysDisposition, SysvSignalIgnore) {
+  ASSERT_NE(sysv_signal(SIGSYS, SIG_IGN), SIG_ERR);
+  expect_trapped_read_caught();
+}
+
+TEST_F(SigsysDisposition, Sigignore) {
+  ASSERT_EQ(sigignore(SIGSYS), 0);
+  expect_trapped_read_caught();
+}
+
+TEST_F(SigsysDisposition, SiginterruptKeepsOurRestorer) {
+  signal(SIGSYS, on_sigsys_ignored);
+  ASSERT_EQ(siginterrupt(SIGSYS, 1), 0);
+  expect_trapped_read_caught();
+  struct sigaction now {};
+  sigaction(SIGSYS, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, &on_sigsys_ignored);
+  EXPECT_FALSE(now.sa_flags & SA_RESTART);
+}
+
+// rt_sigaction by a syscall instruction of the program's own, as a
+// statically linked runtime would make it.
+struct KernelSigaction {
+  void* handler;
+  unsigned long flags;
+  void* restorer;
+  unsigned long mask;
+};
+long inline_rt_sigaction(int sig, const KernelSigaction* act, KernelSigaction* old) {
+  register long r10 asm("r10") = 8;
+  long r;
+  asm volatile("syscall" : "=a"(r) : "0"(long{SYS_rt_sigaction}), "D"(long{sig}), "S"(act), "d"(old), "r"(r10)
+               : "rcx", "r11", "memory");
+  return r;
+}
+
+TEST_F(SigsysDisposition, RawRtSigactionThroughSyscallAndInAStep) {
+  const KernelSigaction ign{reinterpret_cast<void*>(SIG_IGN), 0, nullptr, 0};
+  KernelSigaction old{};
+  ASSERT_EQ(syscall(SYS_rt_sigaction, SIGSYS, &ign, &old, 8), 0);
+  expect_trapped_read_caught();
+  long r = -1;
+  EXPECT_NO_BLOCKING(r = inline_rt_sigaction(SIGSYS, &ign, &old));  // trapped: emulated
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(old.handler, reinterpret_cast<void*>(SIG_IGN));
+  expect_trapped_read_caught();
+  struct sigaction now {};
+  sigaction(SIGSYS, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_IGN);
+}
+
+// Traps come back at the next step, whatever the step before did.
+TEST(TrapsComeBack, AfterAStepCreatedAThread) {
+  if (!unclog::syscall_detection_enabled()) GTEST_SKIP() << "system calls are not trapped here";
+  PipeLine p;
+  EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
+                            std::thread t([] {});
+                            t.detach();
+                            unclog::yield();  // the next step, by a direct switch
+                            (void)p.read_line();
+                          }),
+                          "read(");
+}
+
+sigjmp_buf g_out;
+void jump_out(int) { siglongjmp(g_out, 1); }
+
+TEST(TrapsComeBack, AfterASiglongjmpOutOfAHandlerNestedInTheTrap) {
+  if (!unclog::syscall_detection_enabled()) GTEST_SKIP() << "system calls are not trapped here";
+  struct sigaction act {}, old{};
+  act.sa_handler = jump_out;
+  sigaction(SIGUSR1, &act, &old);
+  PipeLine p;
+  EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
+                            if (sigsetjmp(g_out, 1) == 0) raise(SIGUSR1);  // tgkill, trapped
+                            unclog::yield();
+                            (void)p.read_line();
+                          }),
+                          "read(");
+  sigaction(SIGUSR1, &old, nullptr);
+}
+
+// No EINTR from unclog: a call sampled while it blocks returns what it
+// would have returned.
+// Time mode only: with call mode on, a blocking call's step is never
+// signalled (its stack is known already).
+class NoEintr : public ::testing::Test {
+ protected:
+  void SetUp() override { unclog::set_call_detection(false); }
+  void TearDown() override { unclog::set_call_detection(true); }
+};
+
+TEST_F(NoEintr, PollThatTimesOutReturnsZeroAndIsReported) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  for (int i = 0; i < 5; ++i) {
+    int r = -2, err = 0;
+    EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
+                              pollfd p{sv[0], POLLIN, 0};
+                              r = poll(&p, 1, 150);  // resolution 50 ms: sampled twice
+                              err = errno;
+                            }),
+                            "poll");
+    EXPECT_EQ(r, 0) << std::strerror(err);  // not -1 with EINTR
+  }
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
+
+TEST_F(NoEintr, SleepIsSampledAtItsLineWithoutBeingCut) {
+  for (int i = 0; i < 3; ++i) {
+    int r = -2;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto failures = ::testing::TestPartResultArray();
+    {
+      ::testing::ScopedFakeTestPartResultReporter rep(
+          ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+      EXPECT_NO_BLOCKING({
+        timespec ts{0, 200'000'000};
+        r = nanosleep(&ts, nullptr);
+      });
+    }
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 195ms);
+    EXPECT_EQ(r, 0);
+    ASSERT_EQ(failures.size(), 1);
+    const std::string msg = failures.GetTestPartResult(0).message();
+    EXPECT_THAT(msg, HasSubstr("blocked")) << msg;
+    EXPECT_THAT(msg, HasSubstr("nanosleep")) << msg;
+    EXPECT_THAT(std::string(failures.GetTestPartResult(0).file_name()), HasSubstr("hostile_test.cpp"));
+  }
+}
+
+// Our own first-use work is not billed to the user.
+TEST(OurTimeIsNotTheSteps, PollWithZeroTimeoutIsQuiet) {
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_NO_BLOCKING({
+      pollfd p{0, POLLIN, 0};
+      (void)poll(&p, 1, 0);
+    });
+  }
+}
+
+// Nothing lost: a call made before an AllowBlocking scope in the same step.
+TEST(NothingLost, CallBeforeAnAllowBlockingScopeIsReported) {
+  EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
+                            usleep(1000);
+                            { unclog::AllowBlocking allowed("unrelated, later"); }
+                          }),
+                          "usleep");
+}
+
+// Files we write through a derived name cannot be redirected.
+TEST(Files, FoldedStacksIgnoreAPlantedSymlink) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("unclog-hostile-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const fs::path victim = dir / "victim", folded = dir / "out.folded";
+  std::ofstream(victim) << "precious\n";
+  fs::create_symlink(victim, dir / "out.folded.tmp");  // the name the old code wrote through
+  std::string error;
+  ASSERT_TRUE(unclog::set_folded_file(folded.string(), &error)) << error;
+  EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING(usleep(1000)), "usleep");
+  unclog::set_folded_file("");
+  std::ifstream v(victim);
+  std::string content((std::istreambuf_iterator<char>(v)), {});
+  EXPECT_EQ(content, "precious\n");
+  std::ifstream out(folded);
+  std::string stacks((std::istreambuf_iterator<char>(out)), {});
+  EXPECT_THAT(stacks, HasSubstr("usleep"));
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name == "victim" || name == "out.folded" || name == "out.folded.tmp") << "left behind: " << name;
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
