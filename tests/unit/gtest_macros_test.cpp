@@ -64,7 +64,9 @@ TEST(ExpectNoBlocking, CpuHogIsReportedAsCpu) {
   EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
                             const std::int64_t end = thread_cpu_ns() + 150'000'000;
                             volatile unsigned x = 0;
-                            while (thread_cpu_ns() < end) x = x + 1;
+                            do {
+                              for (int i = 0; i < 100000; ++i) x = x + i;
+                            } while (thread_cpu_ns() < end);
                           }),
                           "cpu");
 }
