@@ -56,11 +56,12 @@ class Listener : public ::testing::EmptyTestEventListener {
     } else {
       const BlockingReport& w = s.worst;
       std::string where = w.file.empty() ? "" : " at " + w.file + ":" + std::to_string(w.line);
-      std::printf("unclog: %llu blocking report%s in %llu test%s; worst %s %s in %s%s\n",
+      // An untimed call report has no duration worth printing: name the call.
+      const std::string worst = w.timed ? format_ms(w.duration) + " " + to_string(w.kind) : "call " + w.call;
+      std::printf("unclog: %llu blocking report%s in %llu test%s; worst %s in %s%s\n",
                   static_cast<unsigned long long>(s.reports), s.reports == 1 ? "" : "s",
-                  static_cast<unsigned long long>(s.tests), s.tests == 1 ? "" : "s",
-                  format_ms(w.duration).c_str(), to_string(w.kind), w.test.empty() ? "(no test)" : w.test.c_str(),
-                  where.c_str());
+                  static_cast<unsigned long long>(s.tests), s.tests == 1 ? "" : "s", worst.c_str(),
+                  w.test.empty() ? "(no test)" : w.test.c_str(), where.c_str());
     }
     // Where unclog could not watch everything it was asked to (said once on
     // stderr when it happened): repeated beside the verdict it qualifies.

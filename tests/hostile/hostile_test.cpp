@@ -8,9 +8,12 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -331,6 +334,54 @@ TEST(NothingLost, CallBeforeAnAllowBlockingScopeIsReported) {
                             { unclog::AllowBlocking allowed("unrelated, later"); }
                           }),
                           "usleep");
+}
+
+// A tracer that attaches after this thread armed its traps (a debugger
+// attached to a running test) is noticed, and traps are withdrawn: the
+// program goes on, with a notice naming it. Run last: it leaves the
+// process untrapped. The tracer is a child that seizes us and passes every
+// signal on, as strace does.
+TEST(ZTracer, AttachedAfterArmingWithdrawsTraps) {
+  if (!traps_here()) GTEST_SKIP() << "system calls are not trapped here";
+  prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
+  const pid_t me = getpid();
+  int ready[2];
+  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+  const pid_t tracer = fork();
+  if (tracer == 0) {
+    if (ptrace(PTRACE_SEIZE, me, nullptr, nullptr) != 0) _exit(1);
+    (void)!::write(ready[1], "x", 1);
+    // Pass every stop on with its signal, for any thread, until we are killed.
+    for (;;) {
+      int status;
+      const pid_t t = waitpid(-1, &status, __WALL);
+      if (t < 0) _exit(0);
+      if (WIFSTOPPED(status)) {
+        const int sig = WSTOPSIG(status);
+        ptrace(PTRACE_CONT, t, nullptr, reinterpret_cast<void*>(static_cast<long>(sig == SIGTRAP ? 0 : sig)));
+      }
+    }
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);  // seized
+  ::close(ready[0]);
+  ::close(ready[1]);
+  // Steps that trap while the watchdog looks (it does every 200 ms).
+  bool noticed = false;
+  for (int i = 0; i < 100 && !noticed; ++i) {
+    EXPECT_NO_BLOCKING({
+      for (int j = 0; j < 100; ++j) (void)getppid();
+    });
+    usleep(10000);
+    for (const std::string& limit : unclog::watch_limitations()) {
+      noticed = noticed || limit.find("a debugger or tracer (gdb, strace)") != std::string::npos;
+    }
+  }
+  kill(tracer, SIGKILL);
+  waitpid(tracer, nullptr, 0);
+  EXPECT_TRUE(noticed);
+  // Call mode goes on with the interposed functions.
+  EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING(usleep(1000)), "usleep");
 }
 
 // Files we write through a derived name cannot be redirected.
