@@ -132,31 +132,28 @@ int sigpause(int sig) {
 }
 
 // The mask a jump or a context switch restores was saved before, perhaps
-// before this thread trapped anything.
-void siglongjmp(sigjmp_buf env, int value) {
-  if (trap::thread_armed() && env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS);
-  UNCLOG_REAL(siglongjmp)(env, value);
-  __builtin_unreachable();
-}
+// before this thread trapped anything. These frames are left by a jump:
+// under AddressSanitizer they carry no redzones (whose poison would stay
+// behind on the stack the program reuses) and tell ASan the stack unwinds,
+// as its own interceptor did before calling us.
+#define UNCLOG_JUMP_WRAPPER(fn, buf_type)                                                          \
+  __attribute__((no_sanitize_address)) void fn(buf_type env, int value) {                          \
+    if (trap::thread_armed() && env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS); \
+    if (__asan_handle_no_return) __asan_handle_no_return();                                       \
+    UNCLOG_REAL(fn)(env, value);                                                                   \
+    __builtin_unreachable();                                                                       \
+  }
+void __asan_handle_no_return() __attribute__((weak));
+UNCLOG_JUMP_WRAPPER(siglongjmp, sigjmp_buf)
+UNCLOG_JUMP_WRAPPER(longjmp, jmp_buf)
+UNCLOG_JUMP_WRAPPER(_longjmp, jmp_buf)
 
-void longjmp(jmp_buf env, int value) {
-  if (trap::thread_armed() && env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS);
-  UNCLOG_REAL(longjmp)(env, value);
-  __builtin_unreachable();
-}
-
-void _longjmp(jmp_buf env, int value) {
-  if (trap::thread_armed() && env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS);
-  UNCLOG_REAL(_longjmp)(env, value);
-  __builtin_unreachable();
-}
-
-int setcontext(const ucontext_t* context) {
+__attribute__((no_sanitize_address)) int setcontext(const ucontext_t* context) {
   if (trap::thread_armed() && context) sigdelset(const_cast<sigset_t*>(&context->uc_sigmask), SIGSYS);
   return UNCLOG_REAL(setcontext)(context);
 }
 
-int swapcontext(ucontext_t* save, const ucontext_t* context) {
+__attribute__((no_sanitize_address)) int swapcontext(ucontext_t* save, const ucontext_t* context) {
   if (trap::thread_armed() && context) sigdelset(const_cast<sigset_t*>(&context->uc_sigmask), SIGSYS);
   return UNCLOG_REAL(swapcontext)(save, context);
 }

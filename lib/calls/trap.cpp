@@ -405,7 +405,7 @@ long raw_sigaction(const long a[6]) noexcept {
       }
       memcpy(&in.sa_mask, &act->mask, sizeof act->mask);
     }
-    if (chain_sigsys(act ? &in : nullptr, old ? &out : nullptr) != 0) return -ENOMEM;
+    chain_sigsys(act ? &in : nullptr, old ? &out : nullptr);
     if (old) {
       old->handler = (out.sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(out.sa_sigaction)
                                                  : reinterpret_cast<void*>(out.sa_handler);
@@ -486,16 +486,17 @@ int chain_sigsys(const struct sigaction* act, struct sigaction* old) noexcept {
     memcpy(&old->sa_mask, &prev->mask, sizeof prev->mask);
   }
   if (act) {
-    auto* next = new (std::nothrow) KernelSigaction{};
-    if (!next) {
-      errno = ENOMEM;
-      return -1;
-    }
+    // A ring, not the heap: the action before stays readable (a handler may
+    // be reading it) for the next 15 changes, nothing leaks, nothing allocates.
+    static KernelSigaction ring[16];
+    static unsigned next_in_ring = 0;
+    KernelSigaction* next = &ring[next_in_ring++ % 16];
+    *next = KernelSigaction{};
     next->handler = (act->sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(act->sa_sigaction)
                                                  : reinterpret_cast<void*>(act->sa_handler);
     next->flags = static_cast<unsigned long>(act->sa_flags);
     memcpy(&next->mask, &act->sa_mask, sizeof next->mask);
-    g_previous.store(next, std::memory_order_release);  // the one before stays: a handler may be reading it
+    g_previous.store(next, std::memory_order_release);
   }
   return 0;
 }

@@ -46,7 +46,7 @@ bool handler_installed() noexcept;
 
 // For the interposed sigaction(SIGSYS, ...): the program's handler is kept
 // as the one non-dispatch SIGSYS signals go to; ours stays installed.
-int chain_sigsys(const struct sigaction* act, struct sigaction* old) noexcept;
+int chain_sigsys(const struct sigaction* act, struct sigaction* old) noexcept;  // never fails; no allocation
 
 // For the interposed pthread_sigmask/sigprocmask of an armed thread: SIGSYS
 // must never be blocked there (a trapped call would then kill the process),
