@@ -30,9 +30,10 @@ std::int64_t thread_cpu_ns() {
 void spin(std::chrono::milliseconds d) {
   const std::int64_t end = thread_cpu_ns() + std::chrono::nanoseconds(d).count();
   volatile unsigned x = 0;
-  do {
-    for (int i = 0; i < 100000; ++i) x = x + i;  // MARK:spin
-  } while (thread_cpu_ns() < end);  // a system call (trapped in call mode): rarely
+  // One line: a sample lands in the arithmetic or in the clock's system
+  // call (trapped in call mode), and names this line either way.
+  timespec t;
+  do { for (int i = 0; i < 100000; ++i) x = x + i; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); } while (t.tv_sec * 1000000000LL + t.tv_nsec < end);  // MARK:spin
 }
 
 // stdio reads with libc's own read: seen only as a system call.
