@@ -257,9 +257,7 @@ long syscall(long number, ...) {
   // CallWindow all the same, so that no sampling signal interrupts it.
   unclog::watch::CallWindow window;
   const long r = UNCLOG_REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
-  const int saved_errno = errno;
   window.close();
-  errno = saved_errno;
   return r;
 }
 

@@ -103,15 +103,14 @@ sighandler_t sigset(int sig, sighandler_t disposition) {
   sigset_t before;
   if (pthread_sigmask(SIG_SETMASK, nullptr, &before) != 0) return SIG_ERR;
   const bool was_held = sigismember(&before, sig) == 1;
+  const sigset_t s = only(sig);
   struct sigaction old {};
   if (disposition == SIG_HOLD) {
-    const sigset_t s = only(sig);
     if (sigaction(sig, nullptr, &old) != 0 || pthread_sigmask(SIG_BLOCK, &s, nullptr) != 0) return SIG_ERR;
   } else {
     struct sigaction act {};
     act.sa_handler = disposition;
     sigemptyset(&act.sa_mask);
-    const sigset_t s = only(sig);
     if (sigaction(sig, &act, &old) != 0 || pthread_sigmask(SIG_UNBLOCK, &s, nullptr) != 0) return SIG_ERR;
   }
   return was_held ? SIG_HOLD : old.sa_handler;

@@ -2,7 +2,6 @@
 // Not installed; used by the interpose_*.cpp files only.
 #pragma once
 #include <dlfcn.h>
-#include <errno.h>
 
 #include <atomic>
 #include <cstdint>
@@ -45,9 +44,7 @@ inline auto real_call(F* f, Args... args) {
   if (selector) watch::t_trap_selector = 0;
   watch::CallWindow window;
   auto r = f(args...);
-  const int saved_errno = errno;
   window.close();
-  errno = saved_errno;
   if (selector) watch::t_trap_selector = selector;
   return r;
 }

@@ -53,16 +53,11 @@ constexpr unsigned long kSaRestorer = 0x04000000;
 constexpr std::uint64_t bit(int sig) { return 1ull << (sig - 1); }
 
 std::atomic<bool> g_installed{false};
+void chain_kernel(const KernelSigaction* act, KernelSigaction* old) noexcept;
 std::atomic<const KernelSigaction*> g_previous{nullptr};  // the program's SIGSYS action
 std::mutex g_chain_mu;
 __attribute__((tls_model("initial-exec"))) thread_local bool t_armed = false;
 
-void notice_once(const char* why) {
-  try {
-    watch::notice_traps_off(why);
-  } catch (...) {
-  }
-}
 
 }  // namespace
 }  // namespace unclog::calls::trap
@@ -356,15 +351,15 @@ void bare_handler(int, siginfo_t* si, void* ctx) {
 bool arm_thread() noexcept {
   if (t_armed) return true;
   if (const char* why = hostile_runtime(); *why) {
-    notice_once(why);
+    watch::notice_traps_off(why);
     return false;
   }
   if (watch::tracer_attached()) {
-    notice_once(watch::kTracerNotice);
+    watch::notice_traps_off(watch::kTracerNotice);
     return false;
   }
   if (!install()) {
-    notice_once("installing the SIGSYS handler failed");
+    watch::notice_traps_off("installing the SIGSYS handler failed");
     return false;
   }
   // A thread that blocks SIGSYS would be killed by its first trapped call.
@@ -382,7 +377,7 @@ bool arm_thread() noexcept {
     char why[160];
     snprintf(why, sizeof why, "Syscall User Dispatch refused: %s; it needs Linux 5.11+ and no seccomp policy against it",
              strerrordesc_np(errno));
-    notice_once(why);
+    watch::notice_traps_off(why);
     return false;
   }
   t_armed = true;
@@ -395,24 +390,7 @@ long raw_sigaction(const long a[6]) noexcept {
   auto* old = reinterpret_cast<KernelSigaction*>(a[2]);
   if (a[3] != 8) return unclog_trap_syscall(SYS_rt_sigaction, a[0], a[1], a[2], a[3], 0, 0);
   if (sig == SIGSYS && g_installed.load(std::memory_order_acquire)) {
-    struct sigaction in {}, out{};
-    if (act) {
-      in.sa_flags = static_cast<int>(act->flags & ~kSaRestorer);
-      if (act->flags & SA_SIGINFO) {
-        in.sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(act->handler);
-      } else {
-        in.sa_handler = reinterpret_cast<void (*)(int)>(act->handler);
-      }
-      memcpy(&in.sa_mask, &act->mask, sizeof act->mask);
-    }
-    chain_sigsys(act ? &in : nullptr, old ? &out : nullptr);
-    if (old) {
-      old->handler = (out.sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(out.sa_sigaction)
-                                                 : reinterpret_cast<void*>(out.sa_handler);
-      old->flags = static_cast<unsigned long>(out.sa_flags);
-      old->restorer = nullptr;
-      memcpy(&old->mask, &out.sa_mask, sizeof old->mask);
-    }
+    chain_kernel(act, old);
     return 0;
   }
   if (act && (act->mask & bit(SIGSYS))) {
@@ -456,12 +434,13 @@ double bare_trap_ns(int n) noexcept {
 namespace unclog::calls::trap {
 
 bool arm_thread() noexcept {
-  notice_once("Syscall User Dispatch is supported on x86-64 only");
+  watch::notice_traps_off("Syscall User Dispatch is supported on x86-64 only");
   return false;
 }
 double bare_trap_ns(int) noexcept { return 0; }
-long raw_sigaction(const long a[6]) noexcept { return syscall(SYS_rt_sigaction, a[0], a[1], a[2], a[3]); }
-long raw_sigprocmask(const long a[6]) noexcept { return syscall(SYS_rt_sigprocmask, a[0], a[1], a[2], a[3]); }
+// Never called here: no thread is armed and no handler installed.
+long raw_sigaction(const long[6]) noexcept { return -ENOSYS; }
+long raw_sigprocmask(const long[6]) noexcept { return -ENOSYS; }
 
 }  // namespace unclog::calls::trap
 
@@ -472,31 +451,47 @@ namespace unclog::calls::trap {
 bool thread_armed() noexcept { return t_armed; }
 bool handler_installed() noexcept { return g_installed.load(std::memory_order_relaxed); }
 
-int chain_sigsys(const struct sigaction* act, struct sigaction* old) noexcept {
+namespace {
+
+// The program's SIGSYS action, kept in the kernel's form for the SIGSYS
+// that is not ours (forward). Entries come from a ring, not the heap: the
+// action before stays readable (a handler may be reading it) for the next
+// 15 changes; nothing leaks, nothing allocates.
+void chain_kernel(const KernelSigaction* act, KernelSigaction* old) noexcept {
   std::lock_guard lk(g_chain_mu);
   const KernelSigaction* prev = g_previous.load(std::memory_order_acquire);
-  if (old && prev) {
-    memset(old, 0, sizeof *old);
-    old->sa_flags = static_cast<int>(prev->flags & ~kSaRestorer);
-    if (prev->flags & SA_SIGINFO) {
-      old->sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(prev->handler);
-    } else {
-      old->sa_handler = reinterpret_cast<void (*)(int)>(prev->handler);
-    }
-    memcpy(&old->sa_mask, &prev->mask, sizeof prev->mask);
-  }
+  if (old) *old = prev ? *prev : KernelSigaction{};
   if (act) {
-    // A ring, not the heap: the action before stays readable (a handler may
-    // be reading it) for the next 15 changes, nothing leaks, nothing allocates.
     static KernelSigaction ring[16];
     static unsigned next_in_ring = 0;
     KernelSigaction* next = &ring[next_in_ring++ % 16];
-    *next = KernelSigaction{};
-    next->handler = (act->sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(act->sa_sigaction)
-                                                 : reinterpret_cast<void*>(act->sa_handler);
-    next->flags = static_cast<unsigned long>(act->sa_flags);
-    memcpy(&next->mask, &act->sa_mask, sizeof next->mask);
+    *next = *act;
+    next->flags &= ~kSaRestorer;
+    next->restorer = nullptr;
     g_previous.store(next, std::memory_order_release);
+  }
+}
+
+}  // namespace
+
+int chain_sigsys(const struct sigaction* act, struct sigaction* old) noexcept {
+  KernelSigaction in{}, out{};
+  if (act) {
+    in.handler = (act->sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(act->sa_sigaction)
+                                              : reinterpret_cast<void*>(act->sa_handler);
+    in.flags = static_cast<unsigned long>(act->sa_flags);
+    memcpy(&in.mask, &act->sa_mask, sizeof in.mask);
+  }
+  chain_kernel(act ? &in : nullptr, old ? &out : nullptr);
+  if (old) {
+    memset(old, 0, sizeof *old);
+    old->sa_flags = static_cast<int>(out.flags);
+    if (out.flags & SA_SIGINFO) {
+      old->sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(out.handler);
+    } else {
+      old->sa_handler = reinterpret_cast<void (*)(int)>(out.handler);
+    }
+    memcpy(&old->sa_mask, &out.mask, sizeof out.mask);
   }
   return 0;
 }
@@ -509,10 +504,7 @@ const sigset_t* deliverable_mask(const sigset_t* mask, sigset_t* scratch) noexce
 }
 
 const sigset_t* keep_sigsys_deliverable(int how, const sigset_t* set, sigset_t* scratch) noexcept {
-  if (!t_armed || !set || how == SIG_UNBLOCK || sigismember(set, SIGSYS) != 1) return set;
-  *scratch = *set;
-  sigdelset(scratch, SIGSYS);
-  return scratch;
+  return how == SIG_UNBLOCK ? set : deliverable_mask(set, scratch);
 }
 
 [[maybe_unused]] const bool registered = (watch::set_trap_arm(&arm_thread), true);

@@ -61,8 +61,8 @@ const sigset_t* deliverable_mask(const sigset_t* mask, sigset_t* scratch) noexce
 // A raw rt_sigaction or rt_sigprocmask (kernel structures, 8-byte sigset)
 // made through libc's syscall() or trapped: carried out as the interposed
 // sigaction/pthread_sigmask would (SIGSYS's disposition chained, SIGSYS
-// kept deliverable). Returns the raw result (-errno on failure). Armed
-// threads only; async-signal-safe except when it chains a SIGSYS handler.
+// kept deliverable). Returns the raw result (-errno on failure). No
+// allocation; chaining SIGSYS takes a lock no signal path holds.
 long raw_sigaction(const long args[6]) noexcept;
 long raw_sigprocmask(const long args[6]) noexcept;
 

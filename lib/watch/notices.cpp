@@ -17,18 +17,24 @@ Notices& all() {
 
 }  // namespace
 
-void notice_once(const std::string& text) {
+void notice_once(const std::string& text) noexcept {
   Notices& n = all();
   std::lock_guard lk(n.mu);
   for (const std::string& s : n.said) {
     if (s == text) return;
   }
-  n.said.push_back(text);
+  try {
+    n.said.push_back(text);
+  } catch (...) {  // out of memory: said on stderr all the same, missing from the summary
+  }
   std::fprintf(stderr, "unclog: %s\n", text.c_str());
 }
 
-void notice_traps_off(const char* why) {
-  notice_once(std::string("system calls are not trapped (") + why + "); call mode sees libc calls only");
+void notice_traps_off(const char* why) noexcept {
+  try {
+    notice_once(std::string("system calls are not trapped (") + why + "); call mode sees libc calls only");
+  } catch (...) {
+  }
 }
 
 std::vector<std::string> notices() {

@@ -81,10 +81,11 @@ __attribute__((noinline)) int capture_stack(std::uintptr_t* out, int max, bool f
 }
 
 __attribute__((noinline)) void take_requested_sample(StepSlot& s, bool in_sigsys) noexcept {
+  const int saved_errno = errno;  // the call's result is the caller's
   s.sample_request.store(0, std::memory_order_relaxed);
   const std::int32_t i = s.nsamples.load(std::memory_order_relaxed);
   const std::uint64_t target = s.target.load(std::memory_order_acquire);
-  if (i >= kMaxSamples || target == 0 || s.seq.load(std::memory_order_relaxed) != target) return;
+  if (i >= kMaxSamples || target == 0 || s.seq.load(std::memory_order_relaxed) != target) return;  // errno untouched
   // Claimed before it is written: a sampling signal landing meanwhile (a
   // hang) takes the next one instead of writing into this one.
   s.nsamples.store(i + 1, std::memory_order_release);
@@ -94,6 +95,7 @@ __attribute__((noinline)) void take_requested_sample(StepSlot& s, bool in_sigsys
   out.at_ns = std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
   // Not in the SIGSYS handler: leave out CallWindow::close, which called us.
   out.nframes = in_sigsys ? capture_stack(out.frames, kMaxFrames, true) : capture_stack(out.frames, kMaxFrames, false, 1);
+  errno = saved_errno;
 }
 
 int install_sampler() noexcept {

@@ -1,6 +1,6 @@
-// The sampling signal, and samples taken at a call's return. The watchdog sends it (tgkill) to a thread whose step
-// it is sampling; the handler appends the interrupted stack to the thread's
-// slot.
+// The sampling signal, and samples taken at a call's return. The watchdog
+// sends the signal (tgkill) to a thread whose step it is sampling; the
+// handler appends the interrupted stack to the thread's slot.
 //
 // The handler is async-signal-safe: it touches only the thread's slot
 // (initial-exec TLS, preallocated), calls clock_gettime and the unwinder
@@ -37,7 +37,7 @@ extern __attribute__((tls_model("initial-exec"))) constinit thread_local StepSlo
 // Takes the sample the watchdog asked for while the thread was inside a call
 // (see CallWindow), with the call's frame still on the stack. Owner thread;
 // `in_sigsys`: from the SIGSYS handler (the stack starts at its signal
-// frame), else the caller's frame and its own are left out.
+// frame), else the caller's frame and its own are left out. errno is kept.
 void take_requested_sample(StepSlot& slot, bool in_sigsys) noexcept;
 
 // Brackets a real call made by an interposed function or the SIGSYS

@@ -47,10 +47,7 @@ void withdraw_traps_if_traced(const std::vector<StepSlot*>& slots, std::int64_t 
     s->trap_on_step.store(0, std::memory_order_relaxed);
     if (s->trap_selector) *s->trap_selector = 0;
   }
-  try {
-    notice_traps_off(kTracerNotice);
-  } catch (...) {
-  }
+  notice_traps_off(kTracerNotice);
 }
 
 }  // namespace unclog::watch

@@ -119,8 +119,7 @@ void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
 }
 
 // Returns the slot whose step hung, if any.
-StepSlot* scan(const std::vector<StepSlot*>& slots) {
-  const std::int64_t now = now_ns();
+StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now) {
   const std::int64_t hang = config().hang_timeout_ns.load();
   const bool report_preempted = config().report_preempted.load();
   const bool time_reports = config().time_reports.load();
@@ -182,8 +181,9 @@ void watchdog_main() {
   while (!r.stop) {
     r.cv.wait_for(lk, std::chrono::nanoseconds(tick_ns(r.slots)));
     if (r.stop) break;
-    withdraw_traps_if_traced(r.slots, now_ns());
-    if (StepSlot* hung = scan(r.slots)) {
+    const std::int64_t now = now_ns();
+    withdraw_traps_if_traced(r.slots, now);
+    if (StepSlot* hung = scan(r.slots, now)) {
       lk.unlock();
       hang_exit(*hung);
     }

@@ -65,12 +65,10 @@ struct PipeLine {
     if (in) fclose(in);
     ::close(fds[1]);
   }
-  bool got = false;
   static inline int fgets_line = 0;
   bool read_line() {
     char buf[16];
-    fgets_line = __LINE__, got = fgets(buf, sizeof buf, in) != nullptr;
-    return got;
+    fgets_line = __LINE__; return fgets(buf, sizeof buf, in) != nullptr;
   }
 };
 
