@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <ucontext.h>
 
+#include "classify.hpp"
 #include "real.hpp"
 #include "trap.hpp"
 
@@ -131,16 +132,22 @@ int sigpause(int sig) {
 }
 
 // The mask a jump or a context switch restores was saved before, perhaps
-// before this thread trapped anything. These frames are left by a jump:
-// under AddressSanitizer they carry no redzones (whose poison would stay
-// behind on the stack the program reuses) and tell ASan the stack unwinds,
-// as its own interceptor did before calling us.
-#define UNCLOG_JUMP_WRAPPER(fn, buf_type)                                                          \
-  __attribute__((no_sanitize_address)) void fn(buf_type env, int value) {                          \
-    if (trap::thread_armed() && env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS); \
-    if (__asan_handle_no_return) __asan_handle_no_return();                                       \
-    UNCLOG_REAL(fn)(env, value);                                                                   \
-    __builtin_unreachable();                                                                       \
+// before this thread trapped anything. A jump out of a signal handler also
+// leaves the SIGSYS handler or an interposed call (each runs with the
+// selector at 0) without restoring the selector: inside a watched step, the
+// jump re-arms it. These frames are left by a jump: under AddressSanitizer
+// they carry no redzones (whose poison would stay behind on the stack the
+// program reuses) and tell ASan the stack unwinds, as its own interceptor
+// did before calling us.
+#define UNCLOG_JUMP_WRAPPER(fn, buf_type)                                                             \
+  __attribute__((no_sanitize_address)) void fn(buf_type env, int value) {                             \
+    if (trap::thread_armed()) {                                                                      \
+      if (env[0].__mask_was_saved) sigdelset(&env[0].__saved_mask, SIGSYS);                         \
+      if (unclog::watch::StepSlot* s = in_watched_step()) unclog::watch::t_trap_selector = s->trap_on_step; \
+    }                                                                                                \
+    if (__asan_handle_no_return) __asan_handle_no_return();                                          \
+    UNCLOG_REAL(fn)(env, value);                                                                      \
+    __builtin_unreachable();                                                                          \
   }
 void __asan_handle_no_return() __attribute__((weak));
 UNCLOG_JUMP_WRAPPER(siglongjmp, sigjmp_buf)

@@ -277,7 +277,10 @@ void on_sigsys(int sig, siginfo_t* si, void* ctx) {
         g[REG_RIP] -= 2;  // back onto the 2-byte syscall instruction
         g[REG_RAX] = nr;
         errno = saved_errno;
-        return;           // with the selector at 0
+        // With the selector at 0 for the rest of the step; its end takes
+        // the slow path, where the next step is armed again.
+        if (watch::StepSlot* s = watch::t_bound_slot) watch::request_check(*s);
+        return;
       case Route::sigreturn: finish_foreign_sigreturn(uc); break;
       case Route::sigprocmask: g[REG_RAX] = emulate_sigprocmask(uc, a); break;
       case Route::sigaction: g[REG_RAX] = raw_sigaction(a); break;

@@ -70,11 +70,13 @@ struct StepMarks {
   // sets it before beginning a step; the watchdog and call mode store 0
   // (release, after `target`) to have the running step's end checked.
   std::atomic<std::uint64_t> check_at{0};
-  // What every step stores in t_trap_selector when it begins (1 when call
-  // mode traps this thread's system calls): re-armed per step with one byte
-  // store, so whatever the step before did to the selector (a thread
-  // created, a siglongjmp out of a nested handler) ends with it. Set when a
-  // loop attaches; the watchdog lowers it to 0 when a tracer appears.
+  // What a step stores in t_trap_selector when it begins from a loop or a
+  // slow path (1 when call mode traps this thread's system calls). A direct
+  // switch stores nothing (a byte store there cost 4% of a yield round
+  // trip); what leaves a step's selector at 0 instead lowers check_at, so
+  // that its end takes the slow path and the next step is re-armed (see
+  // trap.cpp: calls re-run in place), or re-arms it itself (siglongjmp).
+  // Set when a loop attaches; the watchdog lowers it when a tracer appears.
   std::atomic<std::uint8_t> trap_on_step{0};
 };
 
@@ -178,7 +180,6 @@ inline bool step_switch(StepMarks& m) noexcept {
   const std::uint64_t s = m.seq.load(std::memory_order_relaxed);
   if (s + 2 >= m.check_at.load(std::memory_order_acquire)) [[unlikely]] return false;
   m.seq.store(s + 2, std::memory_order_release);
-  t_trap_selector = m.trap_on_step.load(std::memory_order_relaxed);  // re-armed whatever the last step did
   return true;
 }
 

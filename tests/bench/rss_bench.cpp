@@ -19,8 +19,10 @@ double rss_kib() {
 
 double kib_per_idle_fiber(int n) {
   double per = 0;
+  // Outside the root fiber: the waiters wake after the root has returned,
+  // and must not read an Event that lived on its (reused) stack.
+  unclog::Event go;
   unclog::run([&] {
-    unclog::Event go;
     const double before = rss_kib();
     for (int i = 0; i < n; ++i) unclog::spawn([&] { go.wait(); }).detach();
     unclog::yield();  // every fiber runs once and parks

@@ -243,10 +243,16 @@ TEST(TrapsComeBack, AfterAStepCreatedAThread) {
   if (!traps_here()) GTEST_SKIP() << "system calls are not trapped here";
   PipeLine p;
   EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
-                            std::thread t([] {});
-                            t.detach();
-                            unclog::yield();  // the next step, by a direct switch
-                            (void)p.read_line();
+                            // One pass runs both: the maker's yield hands over
+                            // to the reader by a direct switch.
+                            auto maker = unclog::spawn([] {
+                              std::thread t([] {});  // clone3: re-run in place, untrapped
+                              t.detach();
+                              unclog::yield();
+                            });
+                            auto reader = unclog::spawn([&] { (void)p.read_line(); });
+                            maker.join();
+                            reader.join();
                           }),
                           "read(");
 }
@@ -261,9 +267,10 @@ TEST(TrapsComeBack, AfterASiglongjmpOutOfAHandlerNestedInTheTrap) {
   sigaction(SIGUSR1, &act, &old);
   PipeLine p;
   EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
-                            if (sigsetjmp(g_out, 1) == 0) raise(SIGUSR1);  // tgkill, trapped
-                            unclog::yield();
-                            (void)p.read_line();
+                            // raise is a trapped tgkill; SIGUSR1 lands inside
+                            // the SIGSYS handler and jumps out of it.
+                            if (sigsetjmp(g_out, 1) == 0) raise(SIGUSR1);
+                            (void)p.read_line();  // the same step, trapped again
                           }),
                           "read(");
   sigaction(SIGUSR1, &old, nullptr);
