@@ -175,7 +175,10 @@ Route route_of(long nr, const long a[6]) {
     case SYS_rt_sigprocmask: return Route::sigprocmask;
     case SYS_rt_sigaction: return Route::sigaction;
     case SYS_clone: return (a[0] & CLONE_VM) || a[1] != 0 ? Route::in_place : Route::reissue;  // fork-like: a copy
-    case SYS_clone3: case SYS_vfork: case SYS_execve: case SYS_execveat: case SYS_sigaltstack: return Route::in_place;
+    case SYS_clone3: case SYS_vfork: case SYS_execve: case SYS_execveat: return Route::in_place;
+    // Only setting one: a query (ASan asks at every longjmp) changes nothing
+    // the handler's return would undo.
+    case SYS_sigaltstack: return a[0] != 0 ? Route::in_place : Route::reissue;
     default: return Route::reissue;
   }
 }

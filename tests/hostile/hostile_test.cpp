@@ -257,6 +257,17 @@ TEST(TrapsComeBack, AfterAStepCreatedAThread) {
                           "read(");
 }
 
+TEST(TrapsComeBack, AQueryOfTheAlternateStackKeepsTheStepTrapped) {
+  if (!traps_here()) GTEST_SKIP() << "system calls are not trapped here";
+  PipeLine p;
+  EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
+                            stack_t current{};
+                            (void)sigaltstack(nullptr, &current);  // AddressSanitizer asks at every longjmp
+                            (void)p.read_line();
+                          }),
+                          "read(");
+}
+
 sigjmp_buf g_out;
 void jump_out(int) { siglongjmp(g_out, 1); }
 
