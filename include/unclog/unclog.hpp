@@ -4,5 +4,6 @@
 #pragma once
 #include "unclog/hub.hpp"
 #include "unclog/io.hpp"
+#include "unclog/loops.hpp"
 #include "unclog/sync.hpp"
 #include "unclog/watch.hpp"

@@ -59,7 +59,10 @@ struct BlockingReport {
   unsigned calls = 0;                    // call mode: blocking calls the step made
   StallKind time_kind = StallKind::blocked;  // call mode: how the time went, when timed
   std::string fiber;                     // fiber name, StepGuard label, or Asio handler's operation
-  std::string runner = "fiber";          // what ran the step: "fiber", "asio handler"
+  std::string runner = "fiber";          // what ran the step: "fiber", "asio handler", "libuv loop", "step"
+  std::string loop;                      // a loop step: the loop ("libuv loop"), else ""
+  bool library = false;                  // a loop step's stall with no frame of the program's code
+                                         // inside the loop: the loop's own machinery (unclog/loops.hpp)
   pid_t thread = 0;
   std::string test;                      // "Suite.Name" under GoogleTest
   std::string kernel_wait;               // blocked: the kernel function it waited in ("" unknown)
@@ -154,7 +157,9 @@ std::uint64_t blocking_report_count() noexcept;
 
 // --- scopes ---
 
-// Marks one step of a loop that is not the hub (bring your own loop). Nested
+// Marks one step of a loop that is not the hub (bring your own loop; a
+// loop whose wait can be marked is better served by unclog::LoopWait,
+// unclog/loops.hpp). Nested
 // guards, or a guard inside a hub step, are part of the enclosing step. The
 // report, if any, is raised in the destructor.
 class StepGuard {

@@ -27,6 +27,7 @@ inline watch::StepSlot* in_watched_step() noexcept {
   if (!s) [[likely]] return nullptr;
   if (!(s->seq.load(std::memory_order_relaxed) & 1)) return nullptr;
   if (t_internal || s->allow_depth.load(std::memory_order_relaxed) > 0) return nullptr;
+  if (!watch::loop_step_still_running(*s)) [[unlikely]] return nullptr;  // its loop has returned
   return s;
 }
 

@@ -32,7 +32,7 @@
 #include "calls.hpp"
 #include "real.hpp"
 #include "classify.hpp"
-#include "loop_idle.hpp"
+#include "loops/loop_steps.hpp"
 #include "trap.hpp"
 #include "unclog/watch.hpp"
 #include "watch/call_report.hpp"
@@ -52,12 +52,15 @@ inline void check_fd(const char* call, int fd, std::size_t bytes, bool write_sid
   }
 }
 
-// An event loop's own wait for work, in a watched step (io.run() inside
-// EXPECT_NO_BLOCKING): not a blocking call, and its time is not the step's.
-#define UNCLOG_LOOP_IDLE_WAIT(call)                                                                         \
-  if (in_watched_step() && is_loop_idle_wait(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)))) { \
-    unclog::AllowBlocking idle("an event loop waiting for work");                                       \
-    return call;                                                                                        \
+// An event loop's wait for work (loops/loop_steps.hpp): a step boundary,
+// never a blocking call. `fd_wait`: a readiness wait (poll, epoll, select),
+// else a condition wait (only Asio's idle threads count).
+#define UNCLOG_LOOP_WAIT(fd_wait, call)                                                                    \
+  if (const auto loop_wait_ =                                                                             \
+          unclog::loops::loop_wait_site(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)), fd_wait); \
+      loop_wait_.loop) [[unlikely]] {                                                                     \
+    unclog::loops::WaitScope loop_scope_(*loop_wait_.loop, loop_wait_.site);                              \
+    return call;                                                                                          \
   }
 
 inline void check_always(const char* what) {
@@ -121,19 +124,19 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, stru
 }
 
 int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
-  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL_V(pthread_cond_wait, "GLIBC_2.3.2")(c, m))
+  UNCLOG_LOOP_WAIT(false, UNCLOG_REAL_V(pthread_cond_wait, "GLIBC_2.3.2")(c, m))
   check_always("pthread_cond_wait");
   return real_call(UNCLOG_REAL_V(pthread_cond_wait, "GLIBC_2.3.2"), c, m);
 }
 
 int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
-  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL_V(pthread_cond_timedwait, "GLIBC_2.3.2")(c, m, t))
+  UNCLOG_LOOP_WAIT(false, UNCLOG_REAL_V(pthread_cond_timedwait, "GLIBC_2.3.2")(c, m, t))
   check_always("pthread_cond_timedwait");
   return real_call(UNCLOG_REAL_V(pthread_cond_timedwait, "GLIBC_2.3.2"), c, m, t);
 }
 
 int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const struct timespec* t) {
-  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(pthread_cond_clockwait)(c, m, clock, t))
+  UNCLOG_LOOP_WAIT(false, UNCLOG_REAL(pthread_cond_clockwait)(c, m, clock, t))
   check_always("pthread_cond_clockwait");
   return real_call(UNCLOG_REAL(pthread_cond_clockwait), c, m, clock, t);
 }
@@ -262,40 +265,49 @@ long syscall(long number, ...) {
 }
 
 int poll(struct pollfd* fds, nfds_t n, int timeout) {
-  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(poll)(fds, n, timeout))
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(poll)(fds, n, timeout))
   check_timeout_ms("poll", timeout);
   return real_call(UNCLOG_REAL(poll), fds, n, timeout);
 }
 
 int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* t, const sigset_t* mask) {
-  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(ppoll)(fds, n, t, mask))
-  check_timeout_ms("ppoll", ms_of(t));
   sigset_t scratch;
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(ppoll)(fds, n, t, trap::deliverable_mask(mask, &scratch)))
+  check_timeout_ms("ppoll", ms_of(t));
   return real_call(UNCLOG_REAL(ppoll), fds, n, t, trap::deliverable_mask(mask, &scratch));
 }
 
 int select(int n, fd_set* r, fd_set* w, fd_set* e, struct timeval* t) {
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(select)(n, r, w, e, t))
   check_timeout_ms("select", t ? t->tv_sec * 1e3 + t->tv_usec / 1e3 : -1);
   return real_call(UNCLOG_REAL(select), n, r, w, e, t);
 }
 
 int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const struct timespec* t, const sigset_t* mask) {
-  check_timeout_ms("pselect", ms_of(t));
   sigset_t scratch;
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(pselect)(n, r, w, e, t, trap::deliverable_mask(mask, &scratch)))
+  check_timeout_ms("pselect", ms_of(t));
   return real_call(UNCLOG_REAL(pselect), n, r, w, e, t, trap::deliverable_mask(mask, &scratch));
 }
 
 int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
-  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(epoll_wait)(epfd, events, max, timeout))
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(epoll_wait)(epfd, events, max, timeout))
   check_timeout_ms("epoll_wait", timeout);
   return real_call(UNCLOG_REAL(epoll_wait), epfd, events, max, timeout);
 }
 
 int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, const sigset_t* mask) {
-  UNCLOG_LOOP_IDLE_WAIT(UNCLOG_REAL(epoll_pwait)(epfd, events, max, timeout, mask))
-  check_timeout_ms("epoll_pwait", timeout);
   sigset_t scratch;
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(epoll_pwait)(epfd, events, max, timeout, trap::deliverable_mask(mask, &scratch)))
+  check_timeout_ms("epoll_pwait", timeout);
   return real_call(UNCLOG_REAL(epoll_pwait), epfd, events, max, timeout, trap::deliverable_mask(mask, &scratch));
+}
+
+int epoll_pwait2(int epfd, struct epoll_event* events, int max, const struct timespec* t, const sigset_t* mask) {
+  sigset_t scratch;
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(epoll_pwait2)(epfd, events, max, t, trap::deliverable_mask(mask, &scratch)))
+  check_timeout_ms("epoll_pwait2", ms_of(t));
+  return real_call(UNCLOG_REAL(epoll_pwait2), epfd, events, max, t, trap::deliverable_mask(mask, &scratch));
 }
 
 // --- blocking when the fd is ---

@@ -304,7 +304,9 @@ void on_sigsys(int sig, siginfo_t* si, void* ctx) {
     }
   }
   errno = saved_errno;
-  watch::t_trap_selector = selector;
+  // A loop step found over here (its loop had returned) leaves the thread untrapped.
+  const watch::StepSlot* s = watch::t_bound_slot;
+  watch::t_trap_selector = s && (s->seq.load(std::memory_order_relaxed) & 1) ? selector : 0;
 }
 
 bool install() {

@@ -20,6 +20,7 @@ std::int64_t checked(std::chrono::nanoseconds d, const char* what) {
 void hub_blocking_detection(bool on, std::chrono::nanoseconds resolution) {
   if (on) watch::config().resolution_ns.store(checked(resolution, "the resolution"));
   watch::config().enabled.store(on);
+  watch::config().loop_steps.store(on);
 }
 bool hub_blocking_detection_enabled() noexcept { return watch::config().enabled.load(); }
 

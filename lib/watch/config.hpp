@@ -16,6 +16,7 @@ struct Config {
   std::atomic<std::int64_t> resolution_ns{1000000000};
   std::atomic<std::int64_t> hang_timeout_ns{0};
   std::atomic<bool> report_preempted{false};
+  std::atomic<bool> loop_steps{false};        // event loops' waits mark steps (unclog/loops.hpp)
 };
 // A constant-initialized global, so reading a setting is one load (call
 // mode reads them inside every interposed call of a watched step).

@@ -45,11 +45,33 @@ std::string for_call(std::string_view call) {
   return std::string(kOffload);
 }
 
+bool is_sleep(std::string_view call) {
+  const std::string_view name = call.substr(0, call.find('('));
+  return name == "sleep" || name == "usleep" || name == "nanosleep" || name == "clock_nanosleep";
+}
+
+// Outside the hub: the loop's own way of moving work off its thread.
+std::string for_loop(const BlockingReport& r, const char* const hints[3]) {
+  if (r.kind == StallKind::cpu) return hints[2] ? hints[2] : "";
+  if (r.kind == StallKind::call ? is_sleep(r.call) : r.function.find("sleep") != std::string::npos) {
+    return hints[1] ? hints[1] : "";
+  }
+  return hints[0] ? hints[0] : "";
+}
+
 }  // namespace
 
-std::string hint_for(const BlockingReport& r) {
+const char* const kOwnLoopHints[3] = {
+    "run it on a worker thread and hand the result back to the loop",
+    "a timer of the loop waits without blocking it",
+    "run CPU-heavy work on a worker thread and hand the result back to the loop",
+};
+
+std::string hint_for(const BlockingReport& r, const char* const loop_hints[3]) {
+  if (loop_hints && loop_hints[0]) return for_loop(r, loop_hints);
   if (r.kind == StallKind::call) return for_call(r.call);
-  if (r.kind != StallKind::blocked) return "";  // cpu: the code itself; preempted: the machine
+  if (r.kind == StallKind::cpu) return "move the computation off the hub: " + std::string(kOffload);
+  if (r.kind != StallKind::blocked) return "";  // preempted: the machine
   // A time stall: by the blocking function the samples show.
   const std::string& f = r.function;
   if (f.find("sleep") != std::string::npos) return for_call("nanosleep");

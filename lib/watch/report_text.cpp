@@ -116,7 +116,7 @@ void append_frames(std::string& out, const std::vector<StackFrame>& frames, cons
 std::string BlockingReport::text() const {
   std::string out = "blocking: ";
   out += runner + " \"" + fiber + "\" ";
-  const std::string held = runner == "fiber" ? "the hub" : "the loop";
+  const std::string held = runner == "fiber" ? "the hub" : "the loop";  // Asio handlers, loop steps, StepGuards
   // How the step's time went (for a call report: only when it also overran).
   std::string time_split;
   if (kind != StallKind::call || timed) {
@@ -169,6 +169,7 @@ std::string BlockingReport::text() const {
            (top ? where(*top) : (fr.empty() ? std::string("??") : where(fr.front())));
   }
   if (!hint.empty()) out += "\n  hint: " + hint;
+  if (library) out += "\n  (the loop's own work: no frame of your code ran inside the loop)";
   return out;
 }
 
@@ -183,6 +184,8 @@ std::string BlockingReport::json() const {
   out += ",\"resolution_ms\":" + ns_ms(resolution);
   out += ",\"fiber\":\"" + json_escape(fiber) + "\"";
   out += ",\"runner\":\"" + json_escape(runner) + "\"";
+  out += ",\"loop\":\"" + json_escape(loop) + "\"";
+  out += ",\"library\":" + std::string(library ? "true" : "false");
   out += ",\"thread\":" + std::to_string(thread);
   out += ",\"test\":\"" + json_escape(test) + "\"";
   out += ",\"call\":\"" + json_escape(call) + "\"";

@@ -50,7 +50,8 @@ _Unwind_Reason_Code on_frame(_Unwind_Context* ctx, void* arg) {
 void on_sample(int, siginfo_t*, void*) {
   const int saved_errno = errno;
   StepSlot* s = t_bound_slot;
-  if (s) {
+  // A loop step whose loop has returned is over: nothing here is the loop's.
+  if (s && loop_step_still_running(*s)) {
     const std::uint64_t target = s->target.load(std::memory_order_acquire);
     const std::int32_t i = s->nsamples.load(std::memory_order_relaxed);
     if (target != 0 && s->seq.load(std::memory_order_relaxed) == target && i < kMaxSamples) {
@@ -83,6 +84,7 @@ __attribute__((noinline)) int capture_stack(std::uintptr_t* out, int max, bool f
 __attribute__((noinline)) void take_requested_sample(StepSlot& s, bool in_sigsys) noexcept {
   const int saved_errno = errno;  // the call's result is the caller's
   s.sample_request.store(0, std::memory_order_relaxed);
+  if (!loop_step_still_running(s)) return;
   const std::int32_t i = s.nsamples.load(std::memory_order_relaxed);
   const std::uint64_t target = s.target.load(std::memory_order_acquire);
   if (i >= kMaxSamples || target == 0 || s.seq.load(std::memory_order_relaxed) != target) return;  // errno untouched

@@ -66,24 +66,94 @@ StepSlot& thread_slot() {
 
 StepSlot* existing_thread_slot() noexcept { return t_owner.slot; }
 
-StepSlot* slot_for_new_hub() {
-  if (!config().enabled.load(std::memory_order_relaxed)) return nullptr;
-  StepSlot& s = thread_slot();
-  // Inside a step already (a hub run from a StepGuard'ed callback): the
-  // enclosing step covers this hub's work.
-  if (s.seq.load(std::memory_order_relaxed) & 1) return nullptr;
+namespace {
+
+void attach(StepSlot& s) {
   s.resolution_ns.store(config().resolution_ns.load(), std::memory_order_relaxed);
   refresh_traps(s);
   ensure_watchdog();
+}
+
+// This thread's slot as attached_slot() last set it up, and the settings it
+// was set up for: attaching per step would wake the watchdog each time.
+struct Attached {
+  StepSlot* slot = nullptr;
+  std::int64_t resolution_ns = 0;
+  bool calls = false, traps = false;
+};
+__attribute__((tls_model("initial-exec"))) thread_local Attached t_attached;
+
+// Whether the step's first user frame is inside the loop: innermost to the
+// frame that called the loop (whose pc is the loop's return address less
+// one). A stall whose first user frame is the loop's caller, or that has
+// none, is the loop's own machinery.
+bool user_frame_inside_loop(const BlockingReport& r, std::uintptr_t loop_ret) {
+  if (r.samples.empty()) return true;  // nothing to judge by: the test's
+  for (const StackFrame& f : r.samples.front().frames) {
+    if (f.pc == loop_ret - 1) return false;
+    if (f.user) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+StepSlot* slot_for_new_hub() {
+  if (!config().enabled.load(std::memory_order_relaxed)) return nullptr;
+  StepSlot& s = thread_slot();
+  settle_loop_step(s);
+  // Inside a step already (a hub run from a StepGuard'ed callback or a loop
+  // step): the enclosing step covers this hub's work.
+  if (s.seq.load(std::memory_order_relaxed) & 1) return nullptr;
+  s.loop_hints[0] = s.loop_hints[1] = s.loop_hints[2] = nullptr;
+  attach(s);
   return &s;
 }
 
-void finish_step(StepSlot& slot, std::uint64_t step, const char* label) {
+StepSlot* attached_slot() {
+  const Config& c = config();
+  if (!c.enabled.load(std::memory_order_relaxed)) return nullptr;
+  Attached& a = t_attached;
+  const std::int64_t res = c.resolution_ns.load(std::memory_order_relaxed);
+  const bool calls = c.call_reports.load(std::memory_order_relaxed);
+  const bool traps = c.syscall_traps.load(std::memory_order_relaxed);
+  if (a.slot && a.resolution_ns == res && a.calls == calls && a.traps == traps) [[likely]] return a.slot;
+  StepSlot& s = thread_slot();
+  attach(s);
+  a = {&s, res, calls, traps};
+  return &s;
+}
+
+void leave_loop_step(StepSlot& s) noexcept {
+  // Cleared first: a signal handler landing from here on leaves it alone.
+  s.in_loop_step.store(0, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
+  if (!(seq & 1)) return;
+  t_trap_selector = 0;
+  const bool evidence = s.target.load(std::memory_order_acquire) == seq &&
+                        (s.nsamples.load(std::memory_order_relaxed) > 0 || (s.call_seq == seq && s.ncalls > 0));
+  if (evidence) {
+    s.orphan_end = read_schedstat(s.schedstat_fd);
+    s.orphan_seq = seq;
+  }
+  s.seq.store(seq + 1, std::memory_order_release);
+}
+
+void settle_loop_step(StepSlot& s) {
+  if (s.in_loop_step.load(std::memory_order_relaxed) && !loop_frame_live(s)) leave_loop_step(s);
+  if (const std::uint64_t orphan = s.orphan_seq) {
+    s.orphan_seq = 0;
+    finish_step(s, orphan, s.loop_label, &s.orphan_end, /*loop_step=*/true);
+  }
+}
+
+void finish_step(StepSlot& slot, std::uint64_t step, const char* label, const SchedStat* end_at, bool loop_step) {
   (void)slot.target.load(std::memory_order_acquire);  // pairs with the watchdog's release
   const bool timed = slot.base_seq.load(std::memory_order_acquire) == step;
   const bool over = slot.timed_seq.load(std::memory_order_relaxed) == step;
   const bool called = slot.call_seq == step && slot.ncalls > 0;
-  const SchedStat end = read_schedstat(slot.schedstat_fd);
+  const SchedStat end = end_at ? *end_at : read_schedstat(slot.schedstat_fd);
   BlockingReport report = build_report(slot, end, label, /*hang=*/false, timed);
   // One step, one report: the first blocking call nobody allowed, with the
   // step's duration; else the time stall, if there was one. Decided before
@@ -99,7 +169,11 @@ void finish_step(StepSlot& slot, std::uint64_t step, const char* label) {
   if (keep) add_signal_samples(report, slot);
   slot.nsamples.store(0, std::memory_order_relaxed);
   if (keep) {
-    report.hint = hint_for(report);
+    if (loop_step) {
+      report.loop = slot.loop_runner;
+      report.library = !user_frame_inside_loop(report, slot.loop_ret);
+    }
+    report.hint = hint_for(report, slot.loop_hints);
     dispatch(report);
   }
 }
@@ -115,7 +189,10 @@ StepGuard::StepGuard(const char* label) noexcept {
     if (!s) return;
     s->label_of.store(nullptr, std::memory_order_relaxed);
     s->label.store(label, std::memory_order_relaxed);
-    s->runner.store("fiber", std::memory_order_relaxed);
+    s->runner.store("step", std::memory_order_relaxed);
+    s->loop_hints[0] = watch::kOwnLoopHints[0];
+    s->loop_hints[1] = watch::kOwnLoopHints[1];
+    s->loop_hints[2] = watch::kOwnLoopHints[2];
     if (watch::trace::on()) [[unlikely]] began_ns_ = watch::trace::now_ns();
     watch::step_begin(s);
     slot_ = s;

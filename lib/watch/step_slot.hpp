@@ -106,6 +106,29 @@ struct StepSlot : StepMarks {
   std::uint32_t calls_total = 0;              // blocking calls made
   CallRecord calls[kMaxCalls];
 
+  // --- loop steps (lib/loops), owner thread and its signal handlers ---
+  // The running step was begun by an event loop's wait returning; it is
+  // the loop's while the loop's frame is live (loop_frame_live). The frame
+  // is kept across steps, so a loop's next step checks it with one load
+  // instead of unwinding; loop_refused: that frame's loop gets no steps
+  // (run by a library's own thread).
+  std::atomic<std::uint8_t> in_loop_step{0};
+  std::uint8_t loop_refused = 0;
+  std::uintptr_t loop_cfa = 0;                // the loop's outermost frame (loops/loop_frame.hpp)
+  std::uintptr_t loop_ret = 0;                // ... the return address at loop_cfa - 8 while it runs
+  const void* loop_site = nullptr;            // the loop whose wait found the frame
+  const void* loop_kind = nullptr;            // the loop it belongs to (loops::Loop: Qt over GLib)
+  char loop_runner[40] = {};                  // "libuv loop"
+  char loop_label[96] = {};                   // "uv_run (thread 1234)"
+  // Remedies in the running steps' own idiom (Asio handlers, foreign
+  // loops): for a blocking step, a sleep, a CPU hog. Null: the hub's.
+  const char* loop_hints[3] = {};
+  // A loop step found over (its loop had returned) where no report can be
+  // built (a signal handler), with evidence of blocking: reported at the
+  // thread's next step boundary (settle_loop_step).
+  std::uint64_t orphan_seq = 0;
+  SchedStat orphan_end;
+
   // --- written by the watchdog ---
   // Where the kernel had the thread waiting (/proc/.../wchan: "anon_pipe_read",
   // "hrtimer_nanosleep") when the watchdog first sampled step kernel_wait_seq;
@@ -142,8 +165,38 @@ struct StepSlot : StepMarks {
 };
 
 // Slow path of step_end(): builds and dispatches the report of the step
-// that ran as `label`. Owner thread.
-void finish_step(StepSlot& slot, std::uint64_t step_seq, const char* label);
+// that ran as `label`. `end`: when the step ended, if not now. `loop_step`:
+// a loop step (its report names the loop; a stall of the loop's own
+// machinery is marked the library's). Owner thread.
+void finish_step(StepSlot& slot, std::uint64_t step_seq, const char* label, const SchedStat* end = nullptr,
+                 bool loop_step = false);
+
+// Whether the loop that began the running loop step is still running: its
+// outermost frame's return address is still where the call put it (the
+// code after the loop would have overwritten it with its own calls).
+// One load; async-signal-safe. Only for a slot whose loop_cfa is set.
+inline bool loop_frame_live(const StepSlot& s) noexcept {
+  return *reinterpret_cast<const volatile std::uintptr_t*>(s.loop_cfa - sizeof(std::uintptr_t)) == s.loop_ret;
+}
+
+// Ends the running loop step because its loop has returned: no report now;
+// one with evidence of blocking (samples or calls taken while the loop ran)
+// is kept as the orphan. Owner thread; async-signal-safe.
+void leave_loop_step(StepSlot& s) noexcept;
+
+// The check for code that can see a loop step outlive its loop: ends it
+// when the loop has returned. Owner thread; async-signal-safe. Returns
+// whether a watched step still runs.
+inline bool loop_step_still_running(StepSlot& s) noexcept {
+  if (!s.in_loop_step.load(std::memory_order_relaxed)) [[likely]] return true;
+  if (loop_frame_live(s)) return true;
+  leave_loop_step(s);
+  return false;
+}
+
+// At a step boundary: ends a loop step whose loop has returned, and reports
+// the orphan, if any. Owner thread, not in a signal handler.
+void settle_loop_step(StepSlot& s);
 
 // The name the watchdog gives a step it reports itself (hangs).
 inline const char* running_label(const StepSlot& slot) noexcept {

@@ -16,6 +16,12 @@ StepSlot* existing_thread_slot() noexcept;
 // The slot a hub created now on this thread should mark steps in, or
 // nullptr when detection is off. Starts the watchdog.
 StepSlot* slot_for_new_hub();
+// The calling thread's slot, attached for steps (the watchdog running, the
+// thread's traps armed) when the detector's settings changed since it last
+// was; nullptr when detection is off. For loops that begin a step per
+// handler or batch of callbacks: cheap when nothing changed. A step may be
+// running on it.
+StepSlot* attached_slot();
 
 // Call mode's syscall traps register how a thread switches them on
 // (calls::trap::arm_thread); slot_for_new_hub() asks once per thread when

@@ -7,6 +7,8 @@
 #include "watch/config.hpp"
 #include "watch/trace.hpp"
 #include "watch/watch_internal.hpp"
+#include "loop_steps.hpp"
+#include "known_loops.hpp"
 
 namespace unclog::asio_tracking {
 namespace {
@@ -22,27 +24,16 @@ struct Running {
 };
 __attribute__((tls_model("initial-exec"))) thread_local Running t_running;
 
-// This thread's slot as slot_for_new_hub() last set it up, and the settings
-// it was set up for: asking it per handler would wake the watchdog each time.
-struct Attached {
-  watch::StepSlot* slot = nullptr;
-  std::int64_t resolution_ns = 0;
-  bool calls = false, traps = false;
-};
-__attribute__((tls_model("initial-exec"))) thread_local Attached t_attached;
-
+// The thread's slot, unless a step other than a loop step runs on it (the
+// handler is then part of that step). A loop step of Asio's reactor (the
+// batch before the first tracked handler was seen) ends here: from now on
+// each handler is a step of its own.
 watch::StepSlot* slot_for_handler() {
-  const watch::Config& c = watch::config();
-  Attached& a = t_attached;
-  const std::int64_t res = c.resolution_ns.load(std::memory_order_relaxed);
-  const bool calls = c.call_reports.load(std::memory_order_relaxed);
-  const bool traps = c.syscall_traps.load(std::memory_order_relaxed);
-  if (a.slot && a.resolution_ns == res && a.calls == calls && a.traps == traps) [[likely]] {
-    return (a.slot->seq.load(std::memory_order_relaxed) & 1) ? nullptr : a.slot;
-  }
-  watch::StepSlot* s = watch::slot_for_new_hub();  // null inside a step
-  if (s) a = {s, res, calls, traps};
-  return s;
+  watch::StepSlot* s = watch::attached_slot();
+  if (!s || !(s->seq.load(std::memory_order_relaxed) & 1)) [[likely]] return s;
+  if (!s->in_loop_step.load(std::memory_order_relaxed) || s->loop_site != &loops::asio_loop()) return nullptr;
+  loops::end_loop_step_here(*s);
+  return (s->seq.load(std::memory_order_relaxed) & 1) ? nullptr : s;
 }
 
 const char* name_of(const void* running) {
@@ -68,10 +59,15 @@ void* begin_step(const char* object_type, const char* op_name, const void* objec
     r.type = object_type;
     r.op = op_name;
     r.object = object;
-    if (s->label_of.load(std::memory_order_relaxed) != &name_of) [[unlikely]] {  // a hub ran here since
+    if (s->label_of.load(std::memory_order_relaxed) != &name_of) [[unlikely]] {  // another loop ran here since
+      loops::note_asio_handlers_tracked();
       s->loop.store(&r, std::memory_order_relaxed);
       s->label_of.store(&name_of, std::memory_order_release);
       s->runner.store("asio handler", std::memory_order_relaxed);
+      const loops::Loop& asio = loops::asio_loop();
+      s->loop_hints[0] = asio.hint;
+      s->loop_hints[1] = asio.sleep_hint;
+      s->loop_hints[2] = asio.cpu_hint;
     }
     if (watch::trace::on()) [[unlikely]] r.began_ns = watch::trace::now_ns();
     watch::step_begin(s);

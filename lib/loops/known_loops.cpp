@@ -1,0 +1,331 @@
+#include "known_loops.hpp"
+
+#include <dlfcn.h>
+#include <link.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "calls/calls.hpp"
+#include "unclog/loops.hpp"
+#include "unclog/watch.hpp"
+#include "watch/sampler.hpp"
+#include "watch/symbolize.hpp"
+
+namespace unclog::loops {
+namespace {
+
+struct Known {
+  Loop loop;
+  std::vector<std::string_view> objects;  // shared object name prefixes
+  std::vector<std::string_view> waiters;  // functions that make the loop's wait (by name)
+  std::vector<std::string_view> frames;   // functions of the loop's machinery (by name)
+};
+
+// The remedies name the loop's own way of getting work off the loop thread.
+const Known kKnown[] = {
+    {{"libuv",
+      "uv_queue_work() runs it on libuv's thread pool; uv_fs_*() and uv_getaddrinfo() do file I/O and lookups "
+      "without blocking the loop",
+      "a uv_timer_t waits without blocking the loop",
+      "uv_queue_work() runs CPU-heavy work on libuv's thread pool"},
+     {"libuv.so", "libuv-static"},
+     {"uv__io_poll", "uv__platform_loop"},
+     {"uv_run", "uv__"}},
+    {{"libevent",
+      "evdns_getaddrinfo() resolves and bufferevents do socket I/O without blocking the loop; other blocking work "
+      "belongs on a worker thread that comes back with event_active()",
+      "an evtimer waits without blocking the loop",
+      "run CPU-heavy work on a worker thread and come back with event_active()"},
+     {"libevent-", "libevent_core-"},
+     {"epoll_dispatch", "poll_dispatch", "select_dispatch"},
+     {"event_base_", "epoll_dispatch", "poll_dispatch", "select_dispatch", "event_process_active", "event_dispatch",
+      "event_loop"}},
+    {{"GLib",
+      "g_task_run_in_thread() runs it on GLib's thread pool; GIO's *_async calls (g_file_read_async, "
+      "g_resolver_lookup_by_name_async, g_socket_connection_factory...) do I/O without blocking the loop",
+      "g_timeout_add() waits without blocking the loop",
+      "g_task_run_in_thread() runs CPU-heavy work on GLib's thread pool"},
+     {"libglib-2.0.so"},
+     {"g_main_context_poll", "g_main_context_iterate", "g_poll"},
+     {"g_main_", "g_poll"}},
+    {{"Qt",
+      "QtConcurrent::run() runs it on a worker thread; QHostInfo::lookupHost() and QNetworkAccessManager do "
+      "lookups and I/O without blocking the loop",
+      "QTimer::singleShot() waits without blocking the loop",
+      "QtConcurrent::run() runs CPU-heavy work on a worker thread"},
+     {"libQt5Core.so", "libQt6Core.so"},
+     {"QEventDispatcherUNIX::processEvents", "qt_safe_poll"},
+     {"QEventLoop::", "QEventDispatcher", "QCoreApplication::exec", "QThread::exec", "qt_safe_poll"}},
+    {{"libev",
+      "run it on a worker thread and wake the loop with an ev_async watcher",
+      "an ev_timer waits without blocking the loop",
+      "run CPU-heavy work on a worker thread and wake the loop with an ev_async watcher"},
+     {"libev.so"},
+     {"epoll_poll", "poll_poll", "select_poll"},
+     {"ev_run", "epoll_poll", "poll_poll", "select_poll"}},
+    {{"sd-event",
+      "run it on a worker thread and hand the result back through an event source (sd_event_add_io on an "
+      "eventfd)",
+      "sd_event_add_time() waits without blocking the loop",
+      "run CPU-heavy work on a worker thread and hand the result back through an event source"},
+     {"libsystemd.so"},
+     {"sd_event_wait"},
+     {"sd_event_"}},
+    {{"asio",
+      "asio::post(thread_pool, ...) runs it off the loop; async_resolve(), async_read()/async_write() and "
+      "async_connect() wait without blocking it",
+      "a steady_timer's async_wait() waits without blocking the loop",
+      "asio::post(thread_pool, ...) runs CPU-heavy work off the loop"},
+     {},
+     {"asio::detail::epoll_reactor::run", "asio::detail::posix_event::wait", "asio::detail::io_uring_service::run"},
+     {"asio::detail::", "asio::io_context::"}},
+};
+constexpr std::size_t kAsio = 6;
+
+const Loop kOwnLoop{"event", "run it on a worker thread and hand the result back to the loop",
+                    "a timer of the loop waits without blocking it",
+                    "run CPU-heavy work on a worker thread and hand the result back to the loop"};
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+std::string_view base_name(const char* path) {
+  if (!path) return {};
+  const char* slash = std::strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+// --- executable ranges of loop libraries and sanitizer runtimes ---
+
+struct Range {
+  std::uintptr_t lo, hi;
+  const Loop* loop;  // nullptr: a sanitizer runtime
+};
+
+struct Ranges {
+  std::mutex mu;
+  std::vector<Range> ranges;
+  unsigned long long generation = ~0ull;  // dlpi_adds + dlpi_subs when built
+};
+Ranges& ranges() {
+  static Ranges* r = new Ranges;  // used by threads that may outlive statics
+  return *r;
+}
+
+const Loop* loop_of_object(std::string_view name, bool* sanitizer) {
+  *sanitizer = false;
+  for (const Known& k : kKnown) {
+    for (std::string_view o : k.objects) {
+      if (starts_with(name, o)) return &k.loop;
+    }
+  }
+  for (std::string_view s : {"libasan", "libtsan", "liblsan", "libhwasan"}) {
+    if (starts_with(name, s)) *sanitizer = true;
+  }
+  return nullptr;
+}
+
+int add_ranges(dl_phdr_info* info, std::size_t, void* data) {
+  auto* out = static_cast<std::vector<Range>*>(data);
+  bool sanitizer = false;
+  const Loop* loop = loop_of_object(base_name(info->dlpi_name), &sanitizer);
+  if (!loop && !sanitizer) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    out->push_back({lo, lo + ph.p_memsz, loop});
+  }
+  return 0;
+}
+
+int read_generation(dl_phdr_info* info, std::size_t, void* data) {
+  *static_cast<unsigned long long*>(data) = info->dlpi_adds + info->dlpi_subs;
+  return 1;  // the counters are the same in every entry
+}
+
+// Rebuilt when objects were loaded or unloaded since (checked only when a
+// call site is judged, which the per-site cache makes rare).
+void refresh_ranges() {
+  unsigned long long generation = 0;
+  dl_iterate_phdr(read_generation, &generation);
+  Ranges& r = ranges();
+  std::lock_guard lk(r.mu);
+  if (generation == r.generation) return;
+  std::vector<Range> fresh;
+  dl_iterate_phdr(add_ranges, &fresh);
+  r.ranges.swap(fresh);
+  r.generation = generation;
+}
+
+bool find_range(std::uintptr_t pc, Range* out) {
+  Ranges& r = ranges();
+  std::lock_guard lk(r.mu);
+  for (const Range& range : r.ranges) {
+    if (pc >= range.lo && pc < range.hi) {
+      *out = range;
+      return true;
+    }
+  }
+  return false;
+}
+
+// --- the program's own loops, by name ---
+
+std::mutex g_own_mu;
+std::vector<std::string> g_own_functions;
+
+// --- per call site verdicts ---
+
+constexpr int kSlots = 512;
+constexpr std::uint8_t kNotLoop = 0xff;
+constexpr std::uint8_t kOwn = 0xfe;
+std::atomic<std::uintptr_t> g_sites[kSlots];
+std::atomic<std::uint8_t> g_verdicts[kSlots];  // 0 being judged, kNotLoop, kOwn, else 1 + index in kKnown
+
+std::uint8_t verdict_of(const Loop* loop) {
+  if (!loop) return kNotLoop;
+  if (loop == &kOwnLoop) return kOwn;
+  for (std::size_t i = 0; i < std::size(kKnown); ++i) {
+    if (&kKnown[i].loop == loop) return static_cast<std::uint8_t>(1 + i);
+  }
+  return kNotLoop;
+}
+
+const Loop* loop_of_verdict(std::uint8_t v) {
+  if (v == kNotLoop || v == 0) return nullptr;
+  if (v == kOwn) return &kOwnLoop;
+  return &kKnown[v - 1].loop;
+}
+
+// Our own waits (the watchdog's, the offload pool's, the epoll backend's)
+// are no loop's, and are judged before anything that could wait on them.
+bool in_unclog(std::uintptr_t pc) {
+  static const void* const own_base = [] {
+    Dl_info info{};
+    return dladdr(reinterpret_cast<const void*>(&own_loop), &info) ? info.dli_fbase : nullptr;
+  }();
+  Dl_info info{};
+  return dladdr(reinterpret_cast<void*>(pc), &info) && info.dli_fbase == own_base;
+}
+
+const Loop* judge(std::uintptr_t site, bool fd_wait) {
+  if (in_unclog(site)) return nullptr;
+  // Symbolizing may read debug information (tens of ms, on-CPU): our time.
+  // Inside a step, the scope keeps the watchdog away and restarts the
+  // step's clock when it closes; InternalScope keeps our own calls
+  // unreported.
+  std::optional<unclog::AllowBlocking> ours;
+  if (const watch::StepSlot* s = watch::t_bound_slot; s && (s->seq.load(std::memory_order_relaxed) & 1)) {
+    ours.emplace("unclog judging a wait's call site");
+  }
+  calls::InternalScope internal;
+  if (fd_wait) {
+    refresh_ranges();
+    Range r{};
+    if (find_range(site, &r)) return r.loop;
+  }
+  const std::uintptr_t call = site - 1;  // inside the call instruction
+  std::vector<std::string> own;
+  {
+    std::lock_guard lk(g_own_mu);
+    own = g_own_functions;
+  }
+  for (const StackFrame& f : watch::symbolize(&call, 1)) {
+    for (const Known& k : kKnown) {
+      if (!fd_wait && &k != &kKnown[kAsio]) continue;  // only Asio's idle threads wait on a condition
+      for (std::string_view w : k.waiters) {
+        if (f.function.find(w) != std::string::npos) return &k.loop;
+      }
+    }
+    for (const std::string& name : own) {
+      if (f.function.find(name) != std::string::npos) return &kOwnLoop;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const Loop& own_loop() noexcept { return kOwnLoop; }
+const Loop& asio_loop() noexcept { return kKnown[kAsio].loop; }
+
+const Loop* loop_of_wait(std::uintptr_t site, bool fd_wait) noexcept {
+  const std::size_t h = (site >> 4) * 0x9E3779B97F4A7C15ull >> 55;  // 9 bits
+  for (int probe = 0; probe < 8; ++probe) {
+    const std::size_t i = (h + probe) % kSlots;
+    const std::uintptr_t s = g_sites[i].load(std::memory_order_acquire);
+    if (s == site) {
+      const std::uint8_t v = g_verdicts[i].load(std::memory_order_acquire);
+      if (v) return loop_of_verdict(v);
+      break;  // being judged by another thread: judge it here too
+    }
+    if (s == 0) {
+      std::uintptr_t expected = 0;
+      if (!g_sites[i].compare_exchange_strong(expected, site, std::memory_order_acq_rel) && expected != site) continue;
+      const Loop* loop = nullptr;
+      try {
+        loop = judge(site, fd_wait);
+      } catch (...) {
+      }
+      g_verdicts[i].store(verdict_of(loop), std::memory_order_release);
+      return loop;
+    }
+  }
+  try {
+    return judge(site, fd_wait);  // the table is full around here
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+const Loop* loop_library_at(std::uintptr_t pc) noexcept {
+  Range r{};
+  return find_range(pc, &r) ? r.loop : nullptr;
+}
+
+bool is_loop_function(const Loop& loop, const char* function) noexcept {
+  if (&loop == &kOwnLoop) return false;
+  for (const Known& k : kKnown) {
+    if (&k.loop != &loop) continue;
+    for (std::string_view f : k.frames) {
+      if (std::strstr(function, f.data())) return true;
+    }
+  }
+  return false;
+}
+
+bool in_sanitizer_runtime(std::uintptr_t pc) noexcept {
+  Range r{};
+  return find_range(pc, &r) && !r.loop;
+}
+
+bool is_program_code(std::uintptr_t pc) noexcept {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(pc), &info)) return false;
+  const std::string_view name = base_name(info.dli_fname);
+  for (std::string_view sys : {"libc.so", "ld-linux", "libstdc++", "libgcc_s", "libpthread", "libunclog", "libm.so"}) {
+    if (starts_with(name, sys)) return false;
+  }
+  return true;
+}
+
+}  // namespace unclog::loops
+
+namespace unclog {
+
+void set_loop_functions(std::vector<std::string> names) {
+  {
+    std::lock_guard lk(loops::g_own_mu);
+    loops::g_own_functions = std::move(names);
+  }
+  // Sites judged before may be waits of these functions: judge them again.
+  for (auto& s : loops::g_sites) s.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace unclog
