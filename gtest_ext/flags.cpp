@@ -29,7 +29,24 @@ constexpr Spec kSpecs[] = {
     {"std_streams", "UNCLOG_STD_STREAMS", "allow or report"},
     {"syscalls", "UNCLOG_SYSCALLS", "on or off"},
     {"annotations", "UNCLOG_ANNOTATIONS", "github or off"},
+    {"loops", "UNCLOG_LOOPS", "on or off"},
+    {"loop_functions", "UNCLOG_LOOP_FUNCTIONS", "a comma-separated list of function names"},
 };
+
+// "a,b,c": no empty items.
+bool parse_list(const std::string& value, std::vector<std::string>& out) {
+  out.clear();
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    std::size_t comma = value.find(',', start);
+    std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty() && value.size() > 0) return false;
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return true;
+}
 
 std::optional<bool> parse_allow_report(const std::string& text) {
   if (text == "report") return true;
@@ -71,17 +88,8 @@ std::string apply(const Spec& spec, const std::string& value, const std::string&
     auto b = parse_bool(value);
     if (!b) return bad();
     out.report_preempted = *b;
-  } else if (name == "allow") {
-    out.allow.clear();
-    std::size_t start = 0;
-    while (start <= value.size()) {
-      std::size_t comma = value.find(',', start);
-      std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (item.empty() && value.size() > 0) return bad();
-      if (!item.empty()) out.allow.push_back(item);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
+  } else if (name == "allow" || name == "loop_functions") {
+    if (!parse_list(value, name == "allow" ? out.allow : out.loop_functions)) return bad();
   } else if (name == "file_io" || name == "std_streams") {
     auto b = parse_allow_report(value);
     if (!b) return bad();
@@ -89,9 +97,9 @@ std::string apply(const Spec& spec, const std::string& value, const std::string&
   } else if (name == "annotations") {
     if (value != "github" && value != "off") return bad();
     out.github_annotations = value == "github";
-  } else if (name == "syscalls") {
+  } else if (name == "syscalls" || name == "loops") {
     if (value != "on" && value != "off") return bad();
-    out.syscalls = value == "on";
+    (name == "syscalls" ? out.syscalls : out.loops) = value == "on";
   }
   return "";
 }

@@ -24,6 +24,8 @@ struct Flags {
   bool std_streams = false;        // call mode: report writes to stdout/stderr
   bool syscalls = true;            // call mode: trap system calls too (where the kernel allows)
   bool github_annotations = false; // also print each report as a GitHub Actions ::error command
+  bool loops = true;               // event loops' waits mark steps (unclog/loops.hpp)
+  std::vector<std::string> loop_functions;  // the program's own loops' waiting functions
 };
 
 // "250us", "50ms", "2s", "1.5s", "100" (ms). Returns nullopt for garbage,

@@ -63,6 +63,11 @@ class Listener : public ::testing::EmptyTestEventListener {
                   static_cast<unsigned long long>(s.tests), s.tests == 1 ? "" : "s", worst.c_str(),
                   w.test.empty() ? "(no test)" : w.test.c_str(), where.c_str());
     }
+    if (s.library_stalls) {
+      std::printf("unclog: %llu stall%s of loop libraries' own work (no code of the tests inside the loop; "
+                  "printed on stderr, not failures)\n",
+                  static_cast<unsigned long long>(s.library_stalls), s.library_stalls == 1 ? "" : "s");
+    }
     // Where unclog could not watch everything it was asked to (said once on
     // stderr when it happened): repeated beside the verdict it qualifies.
     for (const std::string& limit : watch_limitations()) std::printf("unclog: watched less: %s\n", limit.c_str());
@@ -119,6 +124,12 @@ const char* flags_help() noexcept {
          "  --unclog_syscalls=on|off [UNCLOG_SYSCALLS]\n"
          "      Call mode: also trap the system calls of watched steps (Syscall User Dispatch),\n"
          "      catching blocking inside libc and raw system calls (default on where the kernel allows).\n"
+         "  --unclog_loops=on|off [UNCLOG_LOOPS]\n"
+         "      Watch event loops with no code change (default on): each batch of callbacks\n"
+         "      between two waits of libuv, libevent, GLib, Qt, libev, sd-event or Asio is a step.\n"
+         "  --unclog_loop_functions=NAME,... [UNCLOG_LOOP_FUNCTIONS]\n"
+         "      Your own loops: a wait (poll, epoll_wait, select) called from a function whose\n"
+         "      name contains one of these is a loop's wait (or mark it with unclog::LoopWait).\n"
          "  The command line wins over the environment.\n";
 }
 

@@ -13,6 +13,7 @@
 #include "hub/hub.hpp"
 #include "unclog/gtest.hpp"
 #include "watch/sinks.hpp"
+#include "watch/watch_internal.hpp"
 
 namespace unclog::gtest_internal {
 namespace {
@@ -57,6 +58,16 @@ void count(const BlockingReport& r) {
 }
 
 void on_report(const BlockingReport& r) {
+  if (r.library) {
+    // A loop library's own machinery stalled, with none of the program's
+    // code inside the loop: said, counted, not a test failure.
+    {
+      std::lock_guard lk(state().mu);
+      ++state().summary.library_stalls;
+    }
+    std::fprintf(stderr, "unclog: not a test failure: %s\n", r.text().c_str());
+    return;
+  }
   if (state().flags.github_annotations) print_github_annotation(r);
   if (t_scope) {
     if (t_scope->expect == Expect::no_blocking) count(r);
@@ -117,6 +128,8 @@ void configure(const Flags& flags) {
   set_std_stream_reports(flags.std_streams);
   set_syscall_detection(flags.syscalls);
   set_allowed_blocking_functions(flags.allow);
+  set_loop_steps(flags.loops && flags.mode != Mode::off);
+  set_loop_functions(flags.loop_functions);
   set_resolution(flags.resolution);
   set_hang_timeout(flags.hang_timeout);
   set_report_preempted(flags.report_preempted);
@@ -184,6 +197,7 @@ void test_started(const std::string& full_name) {
 }
 
 void test_ended() {
+  watch::settle_this_thread();  // the test body's loop step, if its loop returned
   State& s = state();
   std::vector<BlockingReport> queued;
   {
@@ -234,6 +248,7 @@ std::string running_test() {
 Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement, const char* file, int line) {
   ensure_configured();
   const char* macro = expect == Expect::blocking ? "EXPECT_BLOCKING" : fatal ? "ASSERT_NO_BLOCKING" : "EXPECT_NO_BLOCKING";
+  watch::settle_this_thread();  // what a loop step before the macro did is not the statement's
   Scope scope{expect, {}, nullptr};
   {
     ScopeGuard guard(scope);

@@ -27,6 +27,7 @@ void test_ended();
 struct Summary {
   std::uint64_t reports = 0;
   std::uint64_t tests = 0;
+  std::uint64_t library_stalls = 0;  // loop libraries' own stalls: not failures
   bool have_worst = false;
   BlockingReport worst;
 };

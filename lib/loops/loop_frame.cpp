@@ -18,7 +18,7 @@ constexpr int kMaxWalk = 96;
 
 struct Walk {
   std::uintptr_t ip[kMaxWalk];
-  std::uintptr_t cfa[kMaxWalk];
+  std::uintptr_t cfa[kMaxWalk];  // of the callee: ip[i] is stored at cfa[i] - 8
   int n = 0;
 };
 
@@ -108,7 +108,9 @@ bool find_loop_frame(std::uintptr_t site, const Loop& loop, LoopFrame* out) {
     }
   }
   if (k + 1 >= w.n) return false;
-  const std::uintptr_t cfa = w.cfa[k];
+  // The unwinder gives each frame's pc with its callee's CFA: the stack
+  // pointer at the call, just above the return address the call pushed.
+  const std::uintptr_t cfa = w.cfa[k + 1];
   if (!on_own_stack(cfa - sizeof(std::uintptr_t))) return false;
   if (*reinterpret_cast<const std::uintptr_t*>(cfa - sizeof(std::uintptr_t)) != w.ip[k + 1]) return false;
   out->cfa = cfa;

@@ -148,6 +148,16 @@ void settle_loop_step(StepSlot& s) {
   }
 }
 
+void settle_this_thread() noexcept {
+  StepSlot* s = t_owner.slot;
+  if (!s) return;
+  try {
+    settle_loop_step(*s);
+  } catch (...) {
+    // Out of memory for the report: it is lost, the program goes on.
+  }
+}
+
 void finish_step(StepSlot& slot, std::uint64_t step, const char* label, const SchedStat* end_at, bool loop_step) {
   (void)slot.target.load(std::memory_order_acquire);  // pairs with the watchdog's release
   const bool timed = slot.base_seq.load(std::memory_order_acquire) == step;

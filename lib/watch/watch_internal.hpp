@@ -22,6 +22,10 @@ StepSlot* slot_for_new_hub();
 // handler or batch of callbacks: cheap when nothing changed. A step may be
 // running on it.
 StepSlot* attached_slot();
+// settle_loop_step() for the calling thread, if it has a slot: before a
+// test ends or an EXPECT_*BLOCKING begins, a loop step whose loop has
+// returned is ended and its report raised now, not inside what follows.
+void settle_this_thread() noexcept;
 
 // Call mode's syscall traps register how a thread switches them on
 // (calls::trap::arm_thread); slot_for_new_hub() asks once per thread when

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Runs the loop suites (libuv, libevent, GLib, Qt on both dispatchers,
+hand-written epoll loops) under our gtest main and checks each test's
+outcome in the XML: a blocking callback fails its test exactly once, at the
+callback's line, naming the loop, with a hint in the loop's idiom; clean
+loops (idle waits of 150 ms) and the code after a loop pass."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+EXE, SOURCES = sys.argv[1], sys.argv[2:]
+failures = []
+
+# Test suite -> (source file, loop name in reports, a word of its hints).
+LOOPS = {
+    "Libuv": ("uv_suite.cpp", "libuv loop", "uv_"),
+    "GLib": ("glib_suite.cpp", "GLib loop", "g_"),
+    "Libevent": ("event_suite.cpp", "libevent loop", "ev"),
+    "Qt": ("qt_suite.cpp", "Qt loop", "Q"),
+    "EpollLoopWait": ("epoll_suite.cpp", "epoll loop", "loop"),
+    "EpollNamed": ("epoll_suite.cpp", "event loop", "loop"),
+}
+# Test name -> (marker of the blocking line, what the report says), or None: passes.
+CASES = {
+    "Sleep": ("SLEEP", "usleep"), "Spin": ("SPIN", "cpu"), "Call": ("CALL", "pipe, blocking"),
+    "SleepInExpect": ("SLEEP", "usleep"), "SpinInExpect": ("SPIN", "cpu"), "CallInExpect": ("CALL", "pipe, blocking"),
+    "SleepThenExit": ("SLEEP", "usleep"), "SleepOnThread": ("SLEEP", "usleep"),
+    "Clean": None, "CleanInExpect": None, "AfterTheLoopIsNotTheLoops": None, "Dispatcher": None,
+}
+
+
+def markers():
+    out = {}
+    for path in SOURCES:
+        with open(path) as f:
+            for i, line in enumerate(f, 1):
+                m = re.search(r"// (SLEEP|SPIN|CALL)$", line.rstrip())
+                if m:
+                    out[(os.path.basename(path), m.group(1))] = i
+    return out
+
+
+MARKS = markers()
+
+
+def check(name, cond, detail=""):
+    print(f"{'ok' if cond else 'FAIL':4} {name}")
+    if not cond:
+        failures.append(name)
+        if detail:
+            print("     " + detail.replace("\n", "\n     ")[:3000])
+
+
+def run(env_extra, args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNCLOG_", "GTEST_", "QT_"))}
+    env.update(env_extra)
+    with tempfile.TemporaryDirectory() as d:
+        xml = os.path.join(d, "out.xml")
+        p = subprocess.run([EXE, f"--gtest_output=xml:{xml}"] + args, capture_output=True, text=True, env=env,
+                           timeout=300)
+        try:
+            root = ET.parse(xml).getroot()
+        except (OSError, ET.ParseError) as e:
+            check(f"{args}: XML written", False, f"{e}\nrc={p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+            return None, p
+    return root, p
+
+
+def judge(root, label):
+    seen = 0
+    for case in root.iter("testcase"):
+        suite, name = case.get("classname"), case.get("name")
+        if suite not in LOOPS or name not in CASES:
+            check(f"{label} {suite}.{name}: known to the checker", False)
+            continue
+        seen += 1
+        source, loop, hint_word = LOOPS[suite]
+        texts = [f.get("message", "") for f in case.iter("failure")]
+        want = CASES[name]
+        test = f"{label} {suite}.{name}"
+        if want is None:
+            check(f"{test}: passes", not texts, "\n---\n".join(texts))
+            continue
+        marker, says = want
+        line = MARKS.get((source, marker))
+        blocking = [t for t in texts if "blocking:" in t]
+        check(f"{test}: fails once, for blocking", len(texts) == 1 and len(blocking) == 1, "\n---\n".join(texts))
+        if not blocking:
+            continue
+        t = blocking[0]
+        check(f"{test}: at the callback's line {source}:{line}", f"{source}:{line}" in t, t)
+        check(f"{test}: says {says}", says in t, t)
+        if "InExpect" not in name:
+            check(f"{test}: names the {loop}", loop in t, t)
+            hint = re.search(r"hint: (.*)", t)
+            check(f"{test}: hint in the loop's idiom", hint is not None and hint_word in hint.group(1)
+                  and "hub" not in hint.group(1) and "fiber" not in hint.group(1), t)
+    return seen
+
+
+root, p = run({"UNCLOG_LOOP_FUNCTIONS": "named_epoll_loop"}, [])
+if root is not None:
+    n = judge(root, "glib-dispatcher run:")
+    check(f"every test ran ({n})", n >= 50, p.stdout[-2000:])
+    check("the run fails (blocking tests)", p.returncode == 1, f"rc={p.returncode}")
+root, p = run({"QT_NO_GLIB": "1"}, ["--gtest_filter=Qt.*"])
+if root is not None:
+    n = judge(root, "QT_NO_GLIB run:")
+    check(f"every Qt test ran ({n})", n == 9, p.stdout[-2000:])
+
+print(f"{len(failures)} failed" if failures else "all loop checks passed")
+sys.exit(1 if failures else 0)
