@@ -29,8 +29,11 @@ Allowed& allowed() {
 // runtimes (UBSan's vptr check probes memory with a write to a pipe). They
 // count only between the call and the user's first frame: every test body
 // runs under testing::Test::Run, which allows nothing.
+// Loop libraries start their thread pools on first use and wait for the
+// threads to come up (libuv's uv_once around its pool's start): once per
+// process, inside the very calls that are the remedy (uv_fs_*, uv_queue_work).
 constexpr const char* kBuiltIn[] = {"testing::", "_dl_", "dl_open_worker", "__libc_dlopen",
-                                    "__sanitizer::", "__asan", "__ubsan", "__lsan"};
+                                    "__sanitizer::", "__asan", "__ubsan", "__lsan", "uv_once"};
 
 // The C library's allocator: a wait for its arena lock (another thread is
 // freeing into it) is seen as a futex wait under malloc or free. Brief,

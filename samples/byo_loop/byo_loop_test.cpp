@@ -49,11 +49,17 @@ TEST(ByoLoop, QuickCallbacksAreQuiet) {
 TEST(ByoLoop, BlockingCallbackFailsAtItsLine) {
   Pipe p;
   byo::EpollLoop loop;
+  int seen = 0;
   loop.add(p.fds[0], [&](int fd) {
-    on_message_blocking(fd);
+    if (++seen == 1) {
+      on_message_blocking(fd);  // the step ends at the loop's next wait, where it is reported
+      return;
+    }
+    char c;
+    (void)!::read(fd, &c, 1);
     loop.remove(fd);
   });
-  ASSERT_EQ(::write(p.fds[1], "x", 1), 1);
+  ASSERT_EQ(::write(p.fds[1], "xy", 2), 2);
   ::testing::TestPartResultArray failures;
   {
     ::testing::ScopedFakeTestPartResultReporter capture(
@@ -63,6 +69,6 @@ TEST(ByoLoop, BlockingCallbackFailsAtItsLine) {
   ASSERT_EQ(failures.size(), 1);
   const auto& f = failures.GetTestPartResult(0);
   EXPECT_EQ(f.line_number(), blocking_line()) << f.message();
-  EXPECT_NE(std::string(f.message()).find("\"epoll-callback\""), std::string::npos) << f.message();
+  EXPECT_NE(std::string(f.message()).find("epoll loop"), std::string::npos) << f.message();
   EXPECT_NE(std::string(f.message()).find("usleep"), std::string::npos) << f.message();
 }

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <stdexcept>
 
-#include "unclog/watch.hpp"
+#include "unclog/loops.hpp"
 
 namespace byo {
 
@@ -31,13 +31,17 @@ void EpollLoop::remove(int fd) {
 void EpollLoop::run() {
   epoll_event events[16];
   while (!handlers_.empty()) {
-    int n = epoll_wait(epfd_, events, 16, 1000);
+    int n;
+    {
+      // The loop's wait: what the loop does between two of them is a watched step.
+      unclog::LoopWait wait("epoll loop");
+      n = epoll_wait(epfd_, events, 16, 1000);
+    }
     if (n < 0 && errno == EINTR) continue;
     for (int i = 0; i < n; ++i) {
       auto it = handlers_.find(events[i].data.fd);
       if (it == handlers_.end()) continue;
       auto handler = it->second;  // the callback may remove itself
-      unclog::StepGuard step("epoll-callback");  // one dispatch = one watched step
       handler(events[i].data.fd);
     }
   }

@@ -1,5 +1,6 @@
-// Bring your own loop: a plain epoll loop, not unclog's hub, whose every
-// callback dispatch is one watched step (unclog::StepGuard).
+// Bring your own loop: a plain epoll loop, not unclog's hub. Its wait is
+// marked with unclog::LoopWait, so what it dispatches between two waits is
+// one watched step.
 #pragma once
 #include <functional>
 #include <map>
