@@ -301,6 +301,14 @@ bool is_loop_function(const Loop& loop, const char* function) noexcept {
 }
 
 bool in_sanitizer_runtime(std::uintptr_t pc) noexcept {
+  static const bool built = [] {  // before the first wait is judged
+    try {
+      refresh_ranges();
+    } catch (...) {
+    }
+    return true;
+  }();
+  (void)built;
   Range r{};
   return find_range(pc, &r) && !r.loop;
 }

@@ -175,7 +175,9 @@ void finish_step(StepSlot& slot, std::uint64_t step_seq, const char* label, cons
 // outermost frame's return address is still where the call put it (the
 // code after the loop would have overwritten it with its own calls).
 // One load; async-signal-safe. Only for a slot whose loop_cfa is set.
-inline bool loop_frame_live(const StepSlot& s) noexcept {
+// The word may lie in another frame now (that is what this finds out):
+// unsanitized, as AddressSanitizer would call reading it an overflow.
+__attribute__((no_sanitize("address"))) inline bool loop_frame_live(const StepSlot& s) noexcept {
   return *reinterpret_cast<const volatile std::uintptr_t*>(s.loop_cfa - sizeof(std::uintptr_t)) == s.loop_ret;
 }
 
