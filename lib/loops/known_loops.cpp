@@ -203,19 +203,7 @@ const Loop* loop_of_verdict(std::uint8_t v) {
   return &kKnown[v - 1].loop;
 }
 
-// Our own waits (the watchdog's, the offload pool's, the epoll backend's)
-// are no loop's, and are judged before anything that could wait on them.
-bool in_unclog(std::uintptr_t pc) {
-  static const void* const own_base = [] {
-    Dl_info info{};
-    return dladdr(reinterpret_cast<const void*>(&own_loop), &info) ? info.dli_fbase : nullptr;
-  }();
-  Dl_info info{};
-  return dladdr(reinterpret_cast<void*>(pc), &info) && info.dli_fbase == own_base;
-}
-
 const Loop* judge(std::uintptr_t site, bool fd_wait) {
-  if (in_unclog(site)) return nullptr;
   // Symbolizing may read debug information (tens of ms, on-CPU): our time.
   // Inside a step, the scope keeps the watchdog away and restarts the
   // step's clock when it closes; InternalScope keeps our own calls
@@ -250,7 +238,35 @@ const Loop* judge(std::uintptr_t site, bool fd_wait) {
   return nullptr;
 }
 
+// libunclog's executable segments, read once from our own program headers.
+struct OwnCode {
+  std::uintptr_t lo[4] = {}, hi[4] = {};
+  int n = 0;
+};
+OwnCode own_code() {
+  OwnCode c;
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<const void*>(&own_loop), &info) || !info.dli_fbase) return c;
+  const auto base = reinterpret_cast<std::uintptr_t>(info.dli_fbase);
+  const auto* eh = reinterpret_cast<const ElfW(Ehdr)*>(base);
+  const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(base + eh->e_phoff);
+  for (int i = 0; i < eh->e_phnum && c.n < 4; ++i) {
+    if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X)) continue;
+    c.lo[c.n] = base + ph[i].p_vaddr;  // a shared object's first segment is at vaddr 0
+    c.hi[c.n++] = base + ph[i].p_vaddr + ph[i].p_memsz;
+  }
+  return c;
+}
+
 }  // namespace
+
+bool in_unclog(std::uintptr_t pc) noexcept {
+  static const OwnCode c = own_code();
+  for (int i = 0; i < c.n; ++i) {
+    if (pc >= c.lo[i] && pc < c.hi[i]) return true;
+  }
+  return false;
+}
 
 const Loop& own_loop() noexcept { return kOwnLoop; }
 const Loop& asio_loop() noexcept { return kKnown[kAsio].loop; }

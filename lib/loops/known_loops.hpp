@@ -39,6 +39,11 @@ const Loop* loop_library_at(std::uintptr_t pc) noexcept;
 // own machinery (for loops compiled into the program).
 bool is_loop_function(const Loop& loop, const char* function) noexcept;
 
+// Whether `pc` is in libunclog: our own waits (the watchdog's, the offload
+// pool's, the epoll backend's) are no loop's, and are left alone before
+// anything that could wait on a lock. Lock-free after the first call.
+bool in_unclog(std::uintptr_t pc) noexcept;
+
 // Whether `pc` is in a sanitizer runtime (its interceptors call our wait
 // functions for the program; the real caller is further out).
 bool in_sanitizer_runtime(std::uintptr_t pc) noexcept;
