@@ -20,6 +20,12 @@ struct SlotOwner {
   StepSlot* slot = nullptr;
   ~SlotOwner() {
     if (!slot) return;
+    // A loop thread whose loop returned right after a blocking callback:
+    // the step's report is made before the thread goes.
+    try {
+      settle_loop_step(*slot);
+    } catch (...) {
+    }
     unregister_slot(slot);
     unbind_sampler();
     if (slot->schedstat_fd >= 0) ::close(slot->schedstat_fd);

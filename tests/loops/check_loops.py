@@ -29,6 +29,7 @@ CASES = {
     "Sleep": ("SLEEP", "usleep"), "Spin": ("SPIN", "cpu"), "Call": ("CALL", "pipe, blocking"),
     "SleepInExpect": ("SLEEP", "usleep"), "SpinInExpect": ("SPIN", "cpu"), "CallInExpect": ("CALL", "pipe, blocking"),
     "SleepThenExit": ("SLEEP", "usleep"), "SleepOnThread": ("SLEEP", "usleep"),
+    "SleepThenExitOnThread": ("SLEEP", "usleep"),
     "Clean": None, "CleanInExpect": None, "AfterTheLoopIsNotTheLoops": None, "Dispatcher": None,
 }
 
@@ -105,7 +106,7 @@ def judge(root, label):
 root, p = run({"UNCLOG_LOOP_FUNCTIONS": "named_epoll_loop"}, [])
 if root is not None:
     n = judge(root, "glib-dispatcher run:")
-    check(f"every test ran ({n})", n >= 58, p.stdout[-2000:])
+    check(f"every test ran ({n})", n >= 59, p.stdout[-2000:])
     check("the run fails (blocking tests)", p.returncode == 1, f"rc={p.returncode}")
 root, p = run({"QT_NO_GLIB": "1"}, ["--gtest_filter=Qt.*"])
 if root is not None:

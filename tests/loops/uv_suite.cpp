@@ -72,3 +72,21 @@ TEST(Libuv, SleepOnThread) {
   std::thread t([] { run_uv(Case::sleep); });
   t.join();
 }
+
+// ... and when that loop returns right after its blocking callback, the
+// report is made as the thread ends.
+TEST(Libuv, SleepThenExitOnThread) {
+  std::thread t([] {
+    g_case = Case::sleep;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_timer_t work;
+    uv_timer_init(&loop, &work);
+    uv_timer_start(&work, on_timer, 10, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close(reinterpret_cast<uv_handle_t*>(&work), on_close);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  });
+  t.join();
+}
