@@ -66,7 +66,7 @@ void name_loop(watch::StepSlot& s, const LoopFrame& f, const char* runner) {
 void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) {
   watch::StepSlot* s = watch::attached_slot();
   if (!s) return;
-  watch::settle_loop_step(*s);
+  if (s->orphan_seq || s->in_loop_step.load(std::memory_order_relaxed)) [[unlikely]] watch::settle_loop_step(*s);
   if (s->seq.load(std::memory_order_relaxed) & 1) return;
   // The same run of the same loop as the last step: its frame is still live
   // and outside ours. Else unwind once to find it.
@@ -81,13 +81,17 @@ void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) 
     if (programs) name_loop(*s, f, runner);
   }
   if (!s->loop_cfa || s->loop_refused) return;
-  s->label_of.store(nullptr, std::memory_order_relaxed);
-  s->label.store(s->loop_label, std::memory_order_relaxed);
-  s->runner.store(s->loop_runner, std::memory_order_relaxed);
-  const auto* kind = static_cast<const Loop*>(s->loop_kind);
-  s->loop_hints[0] = kind->hint;
-  s->loop_hints[1] = kind->sleep_hint;
-  s->loop_hints[2] = kind->cpu_hint;
+  // Names and remedies, unless this loop's are still there (another kind
+  // of step, or another loop, replaces the runner too).
+  if (s->runner.load(std::memory_order_relaxed) != s->loop_runner || s->loop_hints[0] != static_cast<const Loop*>(s->loop_kind)->hint) [[unlikely]] {
+    const auto* kind = static_cast<const Loop*>(s->loop_kind);
+    s->label_of.store(nullptr, std::memory_order_relaxed);
+    s->label.store(s->loop_label, std::memory_order_relaxed);
+    s->runner.store(s->loop_runner, std::memory_order_relaxed);
+    s->loop_hints[0] = kind->hint;
+    s->loop_hints[1] = kind->sleep_hint;
+    s->loop_hints[2] = kind->cpu_hint;
+  }
   s->in_loop_step.store(1, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   watch::step_begin(s);

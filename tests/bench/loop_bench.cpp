@@ -10,13 +10,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "bench_util.hpp"
 #include "unclog/unclog.hpp"
 
 namespace {
 
-constexpr long kRoundTrips = 100000;
+constexpr long kRoundTrips = 150000;
 
 struct PingPong {
   int fds[2];
@@ -64,14 +67,29 @@ double round_trips_per_second() {
 
 int main() {
   unclog::hub_blocking_detection(true, std::chrono::seconds(1));
-  double on = 0, off = 0;
-  for (int round = 0; round < 7; ++round) {  // best of seven, alternating
-    unclog::set_loop_steps(false);
-    off = std::max(off, round_trips_per_second());
-    unclog::set_loop_steps(true);
-    on = std::max(on, round_trips_per_second());
+  unclog::run([] {});  // starts the watchdog: a watched program is multi-threaded either way
+  if (const char* only = std::getenv("LOOP_BENCH_ONLY")) {  // one side, for perf stat
+    unclog::set_loop_steps(std::string(only) == "on");
+    double best = 0;
+    for (int round = 0; round < 7; ++round) best = std::max(best, round_trips_per_second());
+    std::printf("libuv ping-pong round trips/s, loop steps %s: %.0f\n", only, best);
+    return 0;
   }
-  std::printf("libuv ping-pong round trips/s (detection on): loop steps off %.0f, on %.0f\n", off, on);
-  bench::ratio("loop_pingpong_steps_on_vs_off", on / off, ">=", 0.97);
+  // Alternating pairs; the median of the pairs' ratios (a best-of on each
+  // side compares two lucky runs, which on a 2-core machine moved by 5%).
+  std::vector<double> ratios;
+  double on = 0, off = 0;
+  for (int round = 0; round < 11; ++round) {
+    unclog::set_loop_steps(true);
+    const double a = round_trips_per_second();
+    unclog::set_loop_steps(false);
+    const double b = round_trips_per_second();
+    ratios.push_back(a / b);
+    on = std::max(on, a);
+    off = std::max(off, b);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("libuv ping-pong round trips/s (detection on), best of 11: loop steps off %.0f, on %.0f\n", off, on);
+  bench::ratio("loop_pingpong_steps_on_vs_off", ratios[ratios.size() / 2], ">=", 0.97);
   return 0;
 }
