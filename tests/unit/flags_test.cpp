@@ -106,6 +106,22 @@ TEST(Flags, SyscallsSwitch) {
   EXPECT_NE(parse({}, f, {{"UNCLOG_SYSCALLS", "1"}}).find("UNCLOG_SYSCALLS"), std::string::npos);
 }
 
+TEST(Flags, LoopsSwitchAndLoopFunctions) {
+  Flags f;
+  EXPECT_TRUE(f.loops);
+  EXPECT_TRUE(f.loop_functions.empty());
+  EXPECT_EQ(parse({"--unclog_loops=off", "--unclog_loop_functions=my_loop::run,poll_once"}, f), "");
+  EXPECT_FALSE(f.loops);
+  EXPECT_EQ(f.loop_functions, (std::vector<std::string>{"my_loop::run", "poll_once"}));
+  Flags g;
+  EXPECT_EQ(parse({"--unclog_loops=on"}, g, {{"UNCLOG_LOOPS", "off"}, {"UNCLOG_LOOP_FUNCTIONS", "a"}}), "");
+  EXPECT_TRUE(g.loops);
+  EXPECT_EQ(g.loop_functions, std::vector<std::string>{"a"});
+  EXPECT_NE(parse({"--unclog_loops=yes"}, f).find("--unclog_loops"), std::string::npos);
+  EXPECT_NE(parse({"--unclog_loop_functions=a,,b"}, f).find("--unclog_loop_functions"), std::string::npos);
+  EXPECT_NE(parse({}, f, {{"UNCLOG_LOOPS", "1"}}).find("UNCLOG_LOOPS"), std::string::npos);
+}
+
 TEST(Flags, AnnotationsFollowGithubActionsUnlessAsked) {
   Flags f;
   EXPECT_EQ(parse({}, f), "");
