@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Installs unclog into a temporary prefix, builds the consumer suite the
-ways users do, runs each build as CI would (XML output to a long path, a
-long --gtest_filter) and checks the outcome: exit status 1, one failure at
-the marked line of suite.cpp with a blocking report, the other test passed,
+"""Installs unclog into a temporary prefix, builds the consumer suites (plain
+GoogleTest, and Boost.Asio with unclog-asio) the ways users do (meson
+dependency and subproject, CMake find_package and pkg_check_modules,
+pkg-config in a shell's $(...), a Makefile's $(shell ...), C++17 and
+C++20), runs each build as CI would (XML output to a long path, a long
+--gtest_filter) and checks the outcome: exit status 1, one failure at the
+marked line of the suite with a blocking report, the other tests passed,
 the XML saying the same, and no sign of two GoogleTests (a double free at
 exit). One build runs under AddressSanitizer.
 
@@ -18,6 +21,7 @@ import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUITE = os.path.join(HERE, "suite.cpp")
+ASIO_SUITE = os.path.join(HERE, "asio_suite.cpp")
 
 
 def run(cmd, **kw):
@@ -29,8 +33,8 @@ def run(cmd, **kw):
     return r.stdout
 
 
-def blocking_line():
-    with open(SUITE) as f:
+def blocking_line(source=SUITE):
+    with open(source) as f:
         for n, line in enumerate(f, 1):
             if "CONSUMER-BLOCKING-LINE" in line:
                 return n
@@ -50,11 +54,13 @@ def project_copy(work, name):
     d = os.path.join(work, name)
     shutil.copytree(os.path.join(HERE, "project"), d)
     shutil.copy(SUITE, d)
+    shutil.copy(ASIO_SUITE, d)
     return d
 
 
-def check_run(name, exe, env, failures):
-    line = blocking_line()
+def check_run(name, exe, env, failures, source=SUITE):
+    line = blocking_line(source)
+    base = re.escape(os.path.basename(source))
     long_dir = os.path.join(os.path.dirname(exe), *(["a-rather-long-directory-name-as-ci-systems-make-them"] * 4))
     xml_path = os.path.join(long_dir, f"results-of-the-{name}-consumer-run.xml")
     # A long filter, as CI splits suites into shards: many patterns, ours among them.
@@ -69,8 +75,8 @@ def check_run(name, exe, env, failures):
     for bad in ("double free", "free(): invalid", "AddressSanitizer", "corrupted"):
         if bad in out:
             problems.append(f"output mentions {bad!r}")
-    if not re.search(rf"suite\.cpp:{line}\b", out):
-        problems.append(f"no failure at suite.cpp:{line}")
+    if not re.search(rf"{base}:{line}\b", out):
+        problems.append(f"no failure at {os.path.basename(source)}:{line}")
     for want in ("[  FAILED  ] Consumer.BlockingCallFails", "[       OK ] Consumer.QuietPasses", "blocking", "usleep"):
         if want not in out:
             problems.append(f"output lacks {want!r}")
@@ -78,8 +84,8 @@ def check_run(name, exe, env, failures):
         cases = {c.get("name"): c for c in ET.parse(xml_path).getroot().iter("testcase")}
         bad_case = cases.get("BlockingCallFails")
         msgs = [f.get("message", "") for f in bad_case.iter("failure")] if bad_case is not None else []
-        if not any(f"suite.cpp:{line}" in m and "blocking" in m for m in msgs):
-            problems.append(f"XML: BlockingCallFails has no failure at suite.cpp:{line}: {msgs}")
+        if not any(f"{os.path.basename(source)}:{line}" in m and "blocking" in m for m in msgs):
+            problems.append(f"XML: BlockingCallFails has no failure at {os.path.basename(source)}:{line}: {msgs}")
         good = cases.get("QuietPasses")
         if good is None or list(good.iter("failure")):
             problems.append("XML: QuietPasses missing or failed")
@@ -137,6 +143,46 @@ def main():
         exe = os.path.join(work, name)
         run(["g++", "-std=c++20", SUITE, "-o", exe, rpath] + args, env=env)
         check_run(name, exe, env, failures)
+
+    # The Asio package and C++17, the documented ways once more: pkg-config
+    # through a shell's $(...) and a Makefile's $(shell ...) (flags a shell
+    # would have to unescape break these two only), meson, and CMake, whose
+    # C++17 project must stay C++17.
+    d = project_copy(work, "shell-pkgconfig-asio-cxx17")
+    exe = os.path.join(d, "consumer")
+    run(["bash", "-c", f"g++ -std=c++17 asio_suite.cpp -o {exe} {rpath} "
+         "$(pkg-config --cflags --libs unclog-asio unclog-gtest-main) -lgmock -lgtest"], env=env, cwd=d)
+    check_run("shell-pkgconfig-asio-cxx17", exe, env, failures, ASIO_SUITE)
+
+    d = project_copy(work, "makefile-pkgconfig-asio")
+    run(["make", "-s", "-C", d, "SUITE=asio_suite.cpp", "PACKAGES=unclog-asio unclog-gtest-main", f"RPATH={libdir}"],
+        env=env)
+    check_run("makefile-pkgconfig-asio", os.path.join(d, "consumer"), env, failures, ASIO_SUITE)
+
+    d = project_copy(work, "makefile-pkgconfig-cxx17")
+    run(["make", "-s", "-C", d, "STD=c++17", f"RPATH={libdir}"], env=env)
+    check_run("makefile-pkgconfig-cxx17", os.path.join(d, "consumer"), env, failures)
+
+    d = project_copy(work, "meson-subproject-asio-cxx17")
+    os.makedirs(os.path.join(d, "subprojects"))
+    os.symlink(src, os.path.join(d, "subprojects", "unclog"))
+    run(["meson", "setup", os.path.join(d, "b"), d, "-Dvia=subproject", "-Dsuite=asio_suite.cpp", "-Dcpp_std=c++17",
+         "--wrap-mode=nodownload"], env=env)
+    run(["meson", "compile", "-C", os.path.join(d, "b")], env=env)
+    check_run("meson-subproject-asio-cxx17", os.path.join(d, "b", "consumer"), env, failures, ASIO_SUITE)
+
+    for via in ("find_package", "pkg_check_modules"):
+        name = f"cmake-{via}-asio-cxx17"
+        d = project_copy(work, name)
+        run(["cmake", "-S", d, "-B", os.path.join(d, "b"), f"-DVIA={via}", "-DSUITE=asio_suite.cpp",
+             "-DCMAKE_CXX_STANDARD=17"], env=env)
+        run(["cmake", "--build", os.path.join(d, "b")], env=env)
+        with open(os.path.join(d, "b", "compile_commands.json")) as f:
+            commands = f.read()
+        if "++20" in commands or "++17" not in commands:
+            print(f"{name}: FAILED\n  the C++17 project was not compiled as C++17:\n{commands}")
+            failures.append(name)
+        check_run(name, os.path.join(d, "b", "consumer"), env, failures, ASIO_SUITE)
 
     if failures:
         raise SystemExit(f"consumers failed: {', '.join(failures)}")

@@ -4,9 +4,9 @@
 // line like a fiber that blocks the hub.
 //
 // Not included by hand. The unclog-asio package (pkg-config, meson
-// dependency, CMake target unclog::asio) compiles every translation unit
-// with -DBOOST_ASIO_CUSTOM_HANDLER_TRACKING=<unclog/asio/handler_tracking.hpp>,
-// and Asio includes it. The whole program must agree: Asio's operation
+// dependency, CMake target unclog::asio) force-includes
+// unclog/asio/enable_tracking.hpp in every translation unit, which defines
+// BOOST_ASIO_CUSTOM_HANDLER_TRACKING to this header, and Asio includes it. The whole program must agree: Asio's operation
 // types inherit tracked_handler below, so mixing translation units built
 // with and without the flag breaks the one-definition rule.
 //
