@@ -7,10 +7,8 @@
 #include <vector>
 
 #include "flags.hpp"
-#include "io/backend.hpp"
 #include "routing.hpp"
-#include "watch/format.hpp"
-#include "watch/trace.hpp"
+#include "unclog/detail/gtest_support.hpp"
 #include "unclog/gtest.hpp"
 
 namespace unclog::gtest_internal {
@@ -19,15 +17,15 @@ namespace {
 class Listener : public ::testing::EmptyTestEventListener {
   void OnTestStart(const ::testing::TestInfo& info) override {
     test_started(std::string(info.test_suite_name()) + "." + info.name());
-    test_began_ns_ = watch::trace::now_ns();
+    test_began_ns_ = gtest_support::trace_now_ns();
   }
 
   void OnTestEnd(const ::testing::TestInfo& info) override {
     test_ended();
-    if (watch::trace::on()) {
-      watch::trace::record_test(std::string(info.test_suite_name()) + "." + info.name(), test_began_ns_,
-                                watch::trace::now_ns());
-      watch::trace::flush_thread();
+    if (gtest_support::tracing()) {
+      gtest_support::trace_test(std::string(info.test_suite_name()) + "." + info.name(), test_began_ns_,
+                                gtest_support::trace_now_ns());
+      gtest_support::trace_flush_thread();
     }
     FinishedTest t;
     t.suite = info.test_suite_name();
@@ -47,7 +45,7 @@ class Listener : public ::testing::EmptyTestEventListener {
   std::int64_t test_began_ns_ = 0;
 
   void OnTestProgramEnd(const ::testing::UnitTest&) override {
-    using watch::format_ms;
+    using gtest_support::format_ms;
     const Summary s = summary();
     if (!hub_blocking_detection_enabled()) {
       std::printf("unclog: detection off\n");
@@ -142,7 +140,7 @@ void init(int* argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + *argc);
   Flags flags;
   std::string err = parse_flags(args, [](const char* n) -> const char* { return std::getenv(n); }, flags);
-  if (err.empty()) err = io::backend_env_error();
+  if (err.empty()) err = gtest_support::backend_env_error();
   if (!err.empty()) {
     std::fprintf(stderr, "%s\n", err.c_str());
     std::exit(2);

@@ -10,10 +10,8 @@
 
 #include "annotations.hpp"
 #include "hang_xml.hpp"
-#include "hub/hub.hpp"
+#include "unclog/detail/gtest_support.hpp"
 #include "unclog/gtest.hpp"
-#include "watch/sinks.hpp"
-#include "watch/watch_internal.hpp"
 
 namespace unclog::gtest_internal {
 namespace {
@@ -189,15 +187,15 @@ void test_started(const std::string& full_name) {
   s.test_thread = std::this_thread::get_id();
   s.in_test = true;
   s.test_name = full_name;
-  s.hub_generation = detail::hub_generation();
+  s.hub_generation = gtest_support::hub_generation();
   // Reports on other threads read the name through a bare pointer at any
   // time: each name gets storage that is never freed or moved.
   s.published_names.push_back(full_name);
-  watch::set_current_test(s.published_names.back().c_str());
+  gtest_support::set_current_test(s.published_names.back().c_str());
 }
 
 void test_ended() {
-  watch::settle_this_thread();  // the test body's loop step, if its loop returned
+  gtest_support::settle_this_thread();  // the test body's loop step, if its loop returned
   State& s = state();
   std::vector<BlockingReport> queued;
   {
@@ -210,7 +208,7 @@ void test_ended() {
     std::lock_guard lk(s.mu);
     generation = s.hub_generation;
   }
-  const std::vector<std::string> alive = detail::live_fibers_since(generation);
+  const std::vector<std::string> alive = gtest_support::live_fibers_since(generation);
   if (!alive.empty()) {
     std::string names;
     for (std::size_t i = 0; i < alive.size() && i < 10; ++i) names += (i ? ", \"" : "\"") + alive[i] + "\"";
@@ -222,7 +220,7 @@ void test_ended() {
   }
   std::lock_guard lk(s.mu);
   s.in_test = false;
-  watch::set_current_test(nullptr);
+  gtest_support::set_current_test(nullptr);
 }
 
 Summary summary() {
@@ -248,14 +246,17 @@ std::string running_test() {
 Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement, const char* file, int line) {
   ensure_configured();
   const char* macro = expect == Expect::blocking ? "EXPECT_BLOCKING" : fatal ? "ASSERT_NO_BLOCKING" : "EXPECT_NO_BLOCKING";
-  watch::settle_this_thread();  // what a loop step before the macro did is not the statement's
+  gtest_support::settle_this_thread();  // what a loop step before the macro did is not the statement's
   Scope scope{expect, {}, nullptr};
   {
     ScopeGuard guard(scope);
+    SpawnOptions options;  // (C++17: the glue is compiled in the user's build)
     if (in_fiber()) {
-      unclog::spawn({.name = macro}, [&] { body.run(); }).join();
+      options.name = macro;
+      unclog::spawn(options, [&] { body.run(); }).join();
     } else {
-      unclog::run([&] { body.run(); }, {.name = running_test().empty() ? "main" : running_test()});
+      options.name = running_test().empty() ? "main" : running_test();
+      unclog::run([&] { body.run(); }, options);
     }
   }
   auto& reports = scope.reports;
@@ -280,7 +281,9 @@ Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement
 
 void run_test_body(Body& body, const char* suite, const char* name) {
   ensure_configured();
-  unclog::run([&] { body.run(); }, {.name = std::string(suite) + "." + name});
+  SpawnOptions options;
+  options.name = std::string(suite) + "." + name;
+  unclog::run([&] { body.run(); }, options);
 }
 
 }  // namespace unclog::gtest_internal

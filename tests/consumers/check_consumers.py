@@ -11,6 +11,7 @@ exit). One build runs under AddressSanitizer.
 
 usage: check_consumers.py SOURCE_ROOT [WORK_DIR]"""
 import glob
+import json
 import os
 import re
 import shutil
@@ -183,6 +184,31 @@ def main():
             print(f"{name}: FAILED\n  the C++17 project was not compiled as C++17:\n{commands}")
             failures.append(name)
         check_run(name, os.path.join(d, "b", "consumer"), env, failures, ASIO_SUITE)
+
+    # CMake with GoogleTest built from source by FetchContent (Debian's copy
+    # of GoogleTest's sources stands in for the download), unclog found
+    # before and after it, and once with the legacy test-case API removed:
+    # our glue must compile against that GoogleTest, never the system's.
+    gtest_src = "/usr/src/googletest"
+    if os.path.isdir(os.path.join(gtest_src, "googletest")):
+        for order, legacy in (("unclog_first", "ON"), ("gtest_first", "ON"), ("gtest_first", "OFF")):
+            name = f"cmake-fetchcontent-{order}" + ("-no-legacy-api" if legacy == "OFF" else "")
+            d = project_copy(work, name)
+            shutil.copy(os.path.join(HERE, "fetch_project", "CMakeLists.txt"), d)
+            run(["cmake", "-S", d, "-B", os.path.join(d, "b"), f"-DORDER={order}", f"-DLEGACY_API={legacy}",
+                 f"-DFETCHCONTENT_SOURCE_DIR_GOOGLETEST={gtest_src}", "-DFETCHCONTENT_FULLY_DISCONNECTED=ON"],
+                env=env)
+            run(["cmake", "--build", os.path.join(d, "b"), "-j2"], env=env)
+            with open(os.path.join(d, "b", "compile_commands.json")) as f:
+                commands = json.load(f)
+            glue = [c for c in commands if "unclog/gtest/" in c["file"]]
+            fetched = os.path.join(gtest_src, "googletest", "include")
+            if not glue or not all(fetched in c["command"] for c in glue):
+                print(f"{name}: FAILED\n  our glue was not compiled against the fetched GoogleTest:\n{glue}")
+                failures.append(name)
+            check_run(name, os.path.join(d, "b", "consumer"), env, failures)
+    else:
+        print(f"cmake-fetchcontent: skipped ({gtest_src} has no GoogleTest sources: apt-get install googletest)")
 
     if failures:
         raise SystemExit(f"consumers failed: {', '.join(failures)}")
