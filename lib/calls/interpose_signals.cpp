@@ -21,8 +21,8 @@ using namespace unclog::calls;
 // Legacy System V and BSD entry points that glibc still exports; not all of
 // them are declared by its headers any more.
 extern "C" {
-sighandler_t bsd_signal(int, sighandler_t);
-sighandler_t sysv_signal(int, sighandler_t);
+sighandler_t bsd_signal(int, sighandler_t) noexcept;  // as glibc declares them (__THROW)
+sighandler_t sysv_signal(int, sighandler_t) noexcept;
 }
 
 namespace {
@@ -65,9 +65,9 @@ sighandler_t signal(int sig, sighandler_t handler) {
   return UNCLOG_REAL(signal)(sig, handler);
 }
 
-sighandler_t bsd_signal(int sig, sighandler_t handler) { return set_handler(sig, handler, SA_RESTART); }
+sighandler_t bsd_signal(int sig, sighandler_t handler) noexcept { return set_handler(sig, handler, SA_RESTART); }
 
-sighandler_t sysv_signal(int sig, sighandler_t handler) {
+sighandler_t sysv_signal(int sig, sighandler_t handler) noexcept {
   return set_handler(sig, handler, SA_RESETHAND | SA_NODEFER);
 }
 

@@ -136,8 +136,17 @@ std::vector<StackFrame> frames_of(std::uintptr_t pc) {
 
 std::string display_path(const char* path) {
   std::string p = std::filesystem::path(path).lexically_normal().string();
+  // Our library's own files read as lib/watch/x.cpp. Anything else keeps the
+  // path the compiler recorded: relative to the build directory (GCC), or
+  // absolute (clang joins it with the compilation directory), which the CI
+  // annotations then make relative to the workspace.
   static const std::string root = std::filesystem::path(UNCLOG_SOURCE_ROOT).lexically_normal().string() + "/";
-  if (starts_with(p, root)) p.erase(0, root.size());
+  if (starts_with(p, root)) {
+    const std::string_view rest = std::string_view(p).substr(root.size());
+    if (starts_with(rest, "lib/") || starts_with(rest, "include/unclog/") || starts_with(rest, "gtest_ext/")) {
+      p.erase(0, root.size());
+    }
+  }
   return p;
 }
 

@@ -101,7 +101,9 @@ TEST_F(Asio, TimerHandlerStallIsCaughtInTimeMode) {
 
 TEST_F(Asio, SocketReadHandlerIsLabelledWithItsOperation) {
   asio::io_context io;
-  auto [client, server] = connected(io);
+  auto sockets = connected(io);  // (clang 14 cannot capture structured bindings)
+  auto& client = sockets.first;
+  auto& server = sockets.second;
   char buf[4];
   server.async_read_some(asio::buffer(buf), [](boost::system::error_code, std::size_t) { blocking_call(); });
   asio::write(client, asio::buffer("ping", 4));
@@ -147,6 +149,7 @@ TEST_F(Asio, HandlersOnAFourThreadPool) {
   }
 }
 
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)  // Boost 1.74 enables it for GCC only
 TEST_F(Asio, CoroutineResumptionsAreSteps) {
   asio::io_context io;
   int line = 0;
@@ -163,10 +166,13 @@ TEST_F(Asio, CoroutineResumptionsAreSteps) {
   EXPECT_EQ(r.kind, unclog::StallKind::call);
   EXPECT_EQ(r.line, line) << r.text();
 }
+#endif
 
 TEST_F(Asio, RealSocketTrafficIsQuiet) {
   asio::io_context io;
-  auto [client, server] = connected(io);
+  auto sockets = connected(io);  // (clang 14 cannot capture structured bindings)
+  auto& client = sockets.first;
+  auto& server = sockets.second;
   take();
   int rounds = 0;
   char cbuf[16], sbuf[16];
@@ -227,7 +233,13 @@ TEST_F(Asio, RunInsideAHubStepReportsHandlersNotTheReactorsWaits) {
     io.restart();
     unclog::run([&] {
       asio::steady_timer t(io, 60ms);
-      t.async_wait([time](boost::system::error_code) { time ? blocking_stall() : blocking_call(); });
+      // A handler each: clang merges two calls of one handler into one call
+      // of usleep whose line is 0.
+      if (time) {
+        t.async_wait([](boost::system::error_code) { blocking_stall(); });
+      } else {
+        t.async_wait([](boost::system::error_code) { blocking_call(); });
+      }
       io.run();
     });
     const auto r = only_report();

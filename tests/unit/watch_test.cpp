@@ -419,8 +419,11 @@ __attribute__((noinline)) void stall_here() { usleep(120000); }
 TEST_F(Watch, FoldedStacksSumReportsOfTheSameStack) {
   const std::string path = ::testing::TempDir() + "unclog_folded_" + std::to_string(getpid()) + ".txt";
   ASSERT_TRUE(unclog::set_folded_file(path));
-  unclog::run([] { stall_here(); });
-  unclog::run([] { stall_here(); });
+  // One lambda run twice: two lambdas are two functions, whose names differ
+  // where they are not inlined (clang), and then so do the stacks.
+  const auto stall = [] { stall_here(); };
+  unclog::run(stall);
+  unclog::run(stall);
   auto rs = reports.take();
   ASSERT_EQ(rs.size(), 2u);
   ASSERT_TRUE(unclog::set_folded_file(""));
