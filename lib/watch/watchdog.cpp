@@ -104,7 +104,20 @@ void read_kernel_wait(StepSlot& s, std::uint64_t seq) {
   if (informative(s.kernel_wait)) return;
   std::snprintf(path, sizeof path, "/proc/self/task/%d/stack", static_cast<int>(s.tid));
   read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
-  if (!informative(s.kernel_wait)) s.kernel_wait[0] = '\0';
+  if (informative(s.kernel_wait)) return;
+  // A wait the kernel interrupted and restarted (task work, such as
+  // io_uring creating an io-wq worker, interrupts a sleep without a signal)
+  // runs as restart_syscall, whose stack shows nothing past the system
+  // call entry: seen for the crawler demo's first stall. Say that much.
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", static_cast<int>(s.tid));
+  read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
+  char restart[16];
+  std::snprintf(restart, sizeof restart, "%d", static_cast<int>(SYS_restart_syscall));
+  if (std::strcmp(s.kernel_wait, restart) == 0) {
+    std::snprintf(s.kernel_wait, sizeof s.kernel_wait, "restart_syscall (a restarted wait)");
+    return;
+  }
+  s.kernel_wait[0] = '\0';
 }
 
 void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
