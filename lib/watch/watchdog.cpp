@@ -105,10 +105,10 @@ void read_kernel_wait(StepSlot& s, std::uint64_t seq) {
   std::snprintf(path, sizeof path, "/proc/self/task/%d/stack", static_cast<int>(s.tid));
   read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
   if (informative(s.kernel_wait)) return;
-  // A wait the kernel interrupted and restarted (task work, such as
-  // io_uring creating an io-wq worker, interrupts a sleep without a signal)
-  // runs as restart_syscall, whose stack shows nothing past the system
-  // call entry: seen for the crawler demo's first stall. Say that much.
+  // A wait the kernel interrupted and restarted runs as restart_syscall,
+  // whose stack shows nothing past the system call entry: seen for the
+  // crawler demo's first stall (cut short with no signal delivered, so by
+  // task work). Say that much.
   std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", static_cast<int>(s.tid));
   read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
   char restart[16];
