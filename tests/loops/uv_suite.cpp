@@ -45,9 +45,8 @@ void run_uv(Case c) {
 
 LOOP_CASE_TESTS(Libuv, run_uv)
 
-// The blocking callback is the loop's last: uv_run returns right after it,
-// and the report comes when the test ends.
-TEST(Libuv, SleepThenExit) {
+// A loop whose only callback sleeps: uv_run returns right after it.
+void run_uv_sleeping_last() {
   g_case = Case::sleep;
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -59,6 +58,9 @@ TEST(Libuv, SleepThenExit) {
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
 }
+
+// The blocking callback is the loop's last: the report comes when the test ends.
+TEST(Libuv, SleepThenExit) { run_uv_sleeping_last(); }
 
 // What the test does after the loop returned is not the loop's.
 TEST(Libuv, AfterTheLoopIsNotTheLoops) {
@@ -76,17 +78,6 @@ TEST(Libuv, SleepOnThread) {
 // ... and when that loop returns right after its blocking callback, the
 // report is made as the thread ends.
 TEST(Libuv, SleepThenExitOnThread) {
-  std::thread t([] {
-    g_case = Case::sleep;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    uv_timer_t work;
-    uv_timer_init(&loop, &work);
-    uv_timer_start(&work, on_timer, 10, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_close(reinterpret_cast<uv_handle_t*>(&work), on_close);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-  });
+  std::thread t(run_uv_sleeping_last);
   t.join();
 }
