@@ -59,7 +59,37 @@ bool is_allowed(const std::vector<StackFrame>& frames, const std::vector<std::st
   return false;
 }
 
+// A lock a loop library takes for itself (libuv's thread-pool queue inside
+// uv_fs_open or uv_queue_work, GLib's main-context lock, Qt's event queue):
+// contended for a moment by the library's own threads, and the wait belongs
+// to the library's machinery, like an allocator's arena lock. The lock's
+// caller is the first frame outside libc and unclog.
+bool is_lock_wait(const char* what) {
+  return std::strncmp(what, "pthread_mutex_lock", 18) == 0 || std::strncmp(what, "futex(FUTEX_WAIT", 16) == 0 ||
+         std::strncmp(what, "futex(FUTEX_LOCK_PI", 19) == 0;
+}
+
+bool taken_by_loop_library(const std::vector<StackFrame>& frames) {
+  constexpr std::string_view kLoopLibraries[] = {"libuv.so", "libglib-2.0.so", "libgio-2.0.so", "libQt5Core.so",
+                                                 "libQt6Core.so", "libevent", "libev.so", "libsystemd.so"};
+  for (const StackFrame& f : frames) {
+    if (f.user) return false;
+    const std::string_view object = f.object;
+    if (object.empty() || object.substr(0, 7) == "libc.so" || object.substr(0, 9) == "libunclog" ||
+        object.substr(0, 10) == "libpthread") {
+      continue;
+    }
+    for (std::string_view lib : kLoopLibraries) {
+      if (object.substr(0, lib.size()) == lib) return true;
+    }
+    return false;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool stall_allowed(const std::vector<StackFrame>& frames) { return is_allowed(frames, {}); }
 
 void record_call(StepSlot& slot, const char* what, bool trapped) noexcept {
   const std::uint64_t seq = slot.seq.load(std::memory_order_relaxed);
@@ -134,7 +164,7 @@ bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, i
       auto rest = symbolize(calls[i].frames + first + 1, calls[i].nframes - first - 1);
       sample.frames.insert(sample.frames.end(), rest.begin(), rest.end());
     }
-    if (is_allowed(sample.frames, names)) {
+    if (is_allowed(sample.frames, names) || (is_lock_wait(calls[i].what) && taken_by_loop_library(sample.frames))) {
       if (i == 0) first_stack = sample.frames;
       continue;
     }

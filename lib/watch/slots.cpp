@@ -181,8 +181,12 @@ void finish_step(StepSlot& slot, std::uint64_t step, const char* label, const Sc
     slot.calls_total = 0;
     if (keep) report.timed = over;  // the step's duration matters only when it overran too
   }
-  if (!keep) keep = over && (report.kind != StallKind::preempted || config().report_preempted.load());
+  bool time_stall = false;
+  if (!keep) keep = time_stall = over && (report.kind != StallKind::preempted || config().report_preempted.load());
   if (keep) add_signal_samples(report, slot);
+  // libuv starting its thread pool inside uv_fs_open, say (337 ms once on a
+  // loaded machine): the runtime's wait, not the user's.
+  if (time_stall && !report.samples.empty() && stall_allowed(report.samples.front().frames)) keep = false;
   slot.nsamples.store(0, std::memory_order_relaxed);
   if (keep) {
     if (loop_step) {

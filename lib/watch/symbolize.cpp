@@ -40,7 +40,10 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 bool is_system_object(std::string_view object) {
   for (std::string_view lib : {"libc.so", "libm.so", "ld-linux", "libstdc++", "libgcc_s", "libpthread", "libdl.",
                                "librt.", "libboost_", "libgtest", "libgmock", "libunclog", "liburing", "libasan", "libubsan",
-                               "libtsan", "liblsan"}) {
+                               "libtsan", "liblsan",
+                               // event loop libraries (their debug information may be installed)
+                               "libuv.", "libevent", "libglib-", "libgio-", "libgobject-", "libQt5", "libQt6", "libev.",
+                               "libsystemd."}) {
     if (starts_with(object, lib)) return true;
   }
   return false;
