@@ -11,6 +11,7 @@
 #include "unclog/loops.hpp"
 #include "watch/config.hpp"
 #include "watch/notices.hpp"
+#include "watch/trace.hpp"
 #include "watch/watch_internal.hpp"
 
 namespace unclog::loops {
@@ -24,10 +25,17 @@ bool sanitized() {
   return s;
 }
 
+// When the running loop step began, while tracing (--unclog_trace).
+thread_local std::int64_t t_began_ns = 0;
+
 void end_loop_step(watch::StepSlot& s) {
   s.in_loop_step.store(0, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (const std::uint64_t step = watch::step_end(&s)) watch::finish_step(s, step, s.loop_label, nullptr, true);
+  const std::uint64_t step = watch::step_end(&s);
+  if (watch::trace::on()) [[unlikely]] {
+    watch::trace::t_track = watch::trace::record_loop_step(s.loop_runner, s.loop_label, t_began_ns, watch::trace::now_ns());
+  }
+  if (step) watch::finish_step(s, step, s.loop_label, nullptr, true);
 }
 
 // A wait inside another step: the part of the step before it is reported
@@ -94,6 +102,7 @@ void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) 
   }
   s->in_loop_step.store(1, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (watch::trace::on()) [[unlikely]] t_began_ns = watch::trace::now_ns();
   watch::step_begin(s);
 }
 

@@ -4,6 +4,7 @@ hand-written epoll loops) under our gtest main and checks each test's
 outcome in the XML: a blocking callback fails its test exactly once, at the
 callback's line, naming the loop, with a hint in the loop's idiom; clean
 loops (idle waits of 150 ms) and the code after a loop pass."""
+import json
 import os
 import re
 import subprocess
@@ -112,6 +113,28 @@ root, p = run({"QT_NO_GLIB": "1"}, ["--gtest_filter=Qt.*"])
 if root is not None:
     n = judge(root, "QT_NO_GLIB run:")
     check(f"every Qt test ran ({n})", n == 9, p.stdout[-2000:])
+
+# The timeline: a loop's steps on a track of their own, the blocking one
+# with its report.
+with tempfile.TemporaryDirectory() as d:
+    trace = os.path.join(d, "trace.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNCLOG_", "GTEST_", "QT_"))}
+    subprocess.run([EXE, "--gtest_filter=Libuv.Sleep", f"--unclog_trace={trace}"], capture_output=True, env=env,
+                   timeout=120)
+    try:
+        with open(trace) as f:
+            events = json.load(f)["traceEvents"]
+    except (OSError, ValueError) as e:
+        events = []
+        check("trace: written", False, str(e))
+    tracks = {e.get("tid"): e["args"]["name"] for e in events if e.get("ph") == "M" and "name" in e.get("args", {})}
+    loop_tids = [t for t, n in tracks.items() if n.startswith("libuv loop")]
+    steps = [e for e in events if e.get("ph") == "X" and e.get("tid") in loop_tids and "uv_run" in e.get("name", "")]
+    check("trace: a libuv loop track with its steps", loop_tids and steps, json.dumps(tracks))
+    check("trace: the 80 ms step", any(e["dur"] >= 70000 for e in steps), json.dumps(steps)[:2000])
+    reports = [e for e in events if e.get("ph") == "X" and e.get("name", "").startswith("blocking")]
+    check("trace: the report on the loop's track", any(r.get("tid") in loop_tids for r in reports),
+          json.dumps(reports)[:2000])
 
 print(f"{len(failures)} failed" if failures else "all loop checks passed")
 sys.exit(1 if failures else 0)
