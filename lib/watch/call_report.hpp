@@ -20,7 +20,7 @@ void record_call(StepSlot& slot, const char* what, bool trapped = false) noexcep
 // allowed. The caller locates the user's frame once all samples are in.
 bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, int n, unsigned total);
 
-// Whether a time stall's stack (innermost first) waits on behalf of the
+// Whether an off-CPU time stall's stack (innermost first) waits on behalf of the
 // runtime (the built-in allowances: GoogleTest, the dynamic loader, a loop
 // library starting its thread pool), between the wait and the user's first
 // frame: such a stall is not the user's code, however long it took.
