@@ -324,11 +324,6 @@ bool install() {
   return g_installed.load(std::memory_order_acquire);
 }
 
-int find_valgrind(dl_phdr_info* info, std::size_t, void* found) {
-  if (info->dlpi_name && strstr(info->dlpi_name, "/vgpreload_")) *static_cast<bool*>(found) = true;
-  return 0;
-}
-
 // Programs under which traps would kill or mislead, decided at run time
 // (the library is built once, the program around it varies). Valgrind runs
 // the program on its own CPU and passes the prctl to the kernel, which then
@@ -338,9 +333,7 @@ int find_valgrind(dl_phdr_info* info, std::size_t, void* found) {
 // handled at once. Empty when neither is here.
 const char* hostile_runtime() {
   static const char* const why = [] {
-    bool valgrind = false;
-    dl_iterate_phdr(find_valgrind, &valgrind);
-    if (valgrind) return "valgrind runs the program, and would see its own system calls trapped";
+    if (watch::under_valgrind()) return "valgrind runs the program, and would see its own system calls trapped";
     if (dlsym(RTLD_DEFAULT, "__tsan_init")) {
       return "ThreadSanitizer defers signals, and a trapped call's must be handled at once";
     }

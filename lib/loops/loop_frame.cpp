@@ -9,7 +9,9 @@
 #include <cstring>
 
 #include "watch/format.hpp"
+#include "watch/step_slot.hpp"
 #include "watch/symbolize.hpp"
+#include "watch/tracer.hpp"
 
 namespace unclog::loops {
 namespace {
@@ -86,6 +88,13 @@ void name_entry(std::uintptr_t return_address, char* out, std::size_t size) {
 
 bool find_loop_frame(std::uintptr_t site, const Loop& loop, LoopFrame* out) {
 #if defined(__x86_64__)
+  // Before any frame is kept: how every later check will read it.
+  static const bool by_syscall = [] {
+    const bool v = watch::under_valgrind();
+    watch::g_read_loop_frames_by_syscall.store(v, std::memory_order_relaxed);
+    return v;
+  }();
+  (void)by_syscall;
   Walk w;
   _Unwind_Backtrace(on_frame, &w);
   int i = 0;

@@ -1,5 +1,7 @@
 // Per-thread slots: creation, registration, the step-end slow path.
+#include <errno.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "config.hpp"
@@ -144,6 +146,20 @@ void leave_loop_step(StepSlot& s) noexcept {
     s.orphan_seq = seq;
   }
   s.seq.store(seq + 1, std::memory_order_release);
+}
+
+std::atomic<bool> g_read_loop_frames_by_syscall{false};
+
+// process_vm_readv on ourselves: memcheck marks what a system call wrote as
+// defined and does not look at the memory it read. Async-signal-safe.
+bool loop_frame_live_by_syscall(const StepSlot& s) noexcept {
+  const int saved = errno;
+  std::uintptr_t word = 0;
+  iovec local{&word, sizeof word};
+  iovec remote{reinterpret_cast<void*>(s.loop_cfa - sizeof word), sizeof word};
+  const bool read = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof word);
+  errno = saved;
+  return read && word == s.loop_ret;
 }
 
 void settle_loop_step(StepSlot& s) {

@@ -175,9 +175,14 @@ void finish_step(StepSlot& slot, std::uint64_t step_seq, const char* label, cons
 // outermost frame's return address is still where the call put it (the
 // code after the loop would have overwritten it with its own calls).
 // One load; async-signal-safe. Only for a slot whose loop_cfa is set.
-// The word may lie in another frame now (that is what this finds out):
-// unsanitized, as AddressSanitizer would call reading it an overflow.
+// The word may lie in another frame now, or below the stack pointer (that
+// is what this finds out): unsanitized, as AddressSanitizer would call
+// reading it an overflow; and read through a system call under valgrind,
+// whose memcheck calls the dead word undefined and fails the user's run.
+extern std::atomic<bool> g_read_loop_frames_by_syscall;  // set once, under valgrind
+bool loop_frame_live_by_syscall(const StepSlot& s) noexcept;
 __attribute__((no_sanitize("address"))) inline bool loop_frame_live(const StepSlot& s) noexcept {
+  if (g_read_loop_frames_by_syscall.load(std::memory_order_relaxed)) [[unlikely]] return loop_frame_live_by_syscall(s);
   return *reinterpret_cast<const volatile std::uintptr_t*>(s.loop_cfa - sizeof(std::uintptr_t)) == s.loop_ret;
 }
 

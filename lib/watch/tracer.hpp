@@ -18,6 +18,10 @@ inline constexpr const char* kTracerNotice =
 // TracerPid in /proc/self/status is not 0.
 bool tracer_attached() noexcept;
 
+// Valgrind runs the program (it preloads its vgpreload_*.so into every
+// program it runs). Decided once.
+bool under_valgrind() noexcept;
+
 // Traps were withdrawn because a tracer attached; no thread arms again.
 bool traps_withdrawn() noexcept;
 
