@@ -154,8 +154,11 @@ std::string display_path(const char* path) {
 }
 
 std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n) {
-  static std::mutex mu;
-  static std::unordered_map<std::uintptr_t, std::vector<StackFrame>> cache;
+  // Never destroyed: loop threads report as they exit, and the warm-up
+  // thread is detached, so symbolizing may outlive static destruction
+  // (ThreadSanitizer saw exit's destructor race the warm-up's inserts).
+  static std::mutex& mu = *new std::mutex;
+  static auto& cache = *new std::unordered_map<std::uintptr_t, std::vector<StackFrame>>;
   std::vector<StackFrame> out;
   std::lock_guard lk(mu);  // libbacktrace is thread-safe; the cache is not
   for (int i = 0; i < n; ++i) {
