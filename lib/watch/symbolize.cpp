@@ -154,16 +154,21 @@ std::string display_path(const char* path) {
 }
 
 std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n) {
-  // Never destroyed: loop threads report as they exit, and the warm-up
-  // thread is detached, so symbolizing may outlive static destruction
-  // (ThreadSanitizer saw exit's destructor race the warm-up's inserts).
-  static std::mutex& mu = *new std::mutex;
-  static auto& cache = *new std::unordered_map<std::uintptr_t, std::vector<StackFrame>>;
+  // The cache is never destroyed: loop threads report as they exit, and
+  // the warm-up thread is detached, so symbolizing may outlive static
+  // destruction (ThreadSanitizer saw exit's destructor race the warm-up's
+  // inserts). Both statics are constant-initialized, and the cache is made
+  // under the lock: a guarded static initialization in this uninstrumented
+  // library is invisible to ThreadSanitizer (a heap mutex made so was
+  // reported as a race in the TSan consumer).
+  static std::mutex mu;
+  static std::unordered_map<std::uintptr_t, std::vector<StackFrame>>* cache = nullptr;
   std::vector<StackFrame> out;
   std::lock_guard lk(mu);  // libbacktrace is thread-safe; the cache is not
+  if (!cache) cache = new std::unordered_map<std::uintptr_t, std::vector<StackFrame>>;
   for (int i = 0; i < n; ++i) {
-    auto it = cache.find(pcs[i]);
-    if (it == cache.end()) it = cache.emplace(pcs[i], frames_of(pcs[i])).first;
+    auto it = cache->find(pcs[i]);
+    if (it == cache->end()) it = cache->emplace(pcs[i], frames_of(pcs[i])).first;
     out.insert(out.end(), it->second.begin(), it->second.end());
   }
   return out;
