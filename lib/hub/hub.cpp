@@ -219,6 +219,10 @@ void Hub::run(Task& root, const SpawnOptions& options) {
     ~Drop() { release_fiber(f); }
   } drop{root_fiber};
   tracing_ = watch::trace::on();
+  // The ring is made here, not at the first step's end, where the loader's
+  // lock (the ring's exit flush is registered under it) would be waited for
+  // inside the user's step and reported as the user's futex wait.
+  if (tracing_) watch::trace::prepare_thread();
   struct Flush {
     bool on;
     ~Flush() {
@@ -266,11 +270,6 @@ void Hub::fiber_entry() {
 void Hub::finish(Fiber* f) {
   f->state = FiberState::done;
   --live_;
-  {
-    std::lock_guard lk(all_mu_);
-    if (f->all_prev) f->all_prev->all_next = f->all_next; else all_head_ = f->all_next;
-    if (f->all_next) f->all_next->all_prev = f->all_prev;
-  }
   if (f->joiner) {
     unpark(f->joiner);
   } else if (f->error) {
@@ -284,6 +283,13 @@ void Hub::finish(Fiber* f) {
   finished_.push_back(f);
   if (tracing_) [[unlikely]] trace_step_end(f);
   if (std::uint64_t s = end_step()) report_later(s, f);
+  {
+    // After the step: another thread listing fibers (a test's end) may hold
+    // the lock, and that wait is ours, not the fiber's.
+    std::lock_guard lk(all_mu_);
+    if (f->all_prev) f->all_prev->all_next = f->all_next; else all_head_ = f->all_next;
+    if (f->all_next) f->all_next->all_prev = f->all_prev;
+  }
   running_ = nullptr;
   fiber::exit_to(loop_ctx_, loop_target_);
 }

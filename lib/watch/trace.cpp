@@ -61,10 +61,14 @@ thread_local Ring t_ring;
 thread_local std::uint64_t t_last_track = 0;
 thread_local std::int64_t t_last_end = 0;
 
-Ring& ring() {
+// Out of memory, the thread records no steps (its reports still go out).
+Ring& ring() noexcept {
   Ring& r = t_ring;
   if (r.events.empty()) {
-    r.events.resize(file().ring_steps);
+    try {
+      r.events.resize(file().ring_steps);
+    } catch (...) {
+    }
     r.tid = gettid();
   }
   return r;
@@ -125,6 +129,7 @@ namespace {
 void record_step_on(std::uint64_t track, const char* runner, const char* name, std::int64_t begin,
                     std::int64_t end) noexcept {
   Ring& r = ring();
+  if (r.events.empty()) return;
   Event& e = r.events[r.next];
   e.kind = Event::step;
   e.runner = runner;
@@ -139,6 +144,8 @@ void record_step_on(std::uint64_t track, const char* runner, const char* name, s
   t_last_end = end;
 }
 }  // namespace
+
+void prepare_thread() noexcept { ring(); }
 
 void record_step(std::uint64_t track, const char* name, std::int64_t begin, std::int64_t end) noexcept {
   record_step_on(track, nullptr, name, begin, end);
@@ -155,6 +162,7 @@ std::uint64_t record_loop_step(const char* runner, const char* name, std::int64_
 namespace {
 void record_hub(Event::Kind kind, std::int64_t begin, std::int64_t end) noexcept {
   Ring& r = ring();
+  if (r.events.empty()) return;
   Event& e = r.events[r.next];
   e.kind = kind;
   e.begin = begin;

@@ -28,6 +28,12 @@ inline bool on() noexcept { return g_on.load(std::memory_order_relaxed); }
 
 std::int64_t now_ns() noexcept;
 
+// Makes this thread's ring (its buffer, and the registration of its exit
+// flush, which takes the loader's lock). A hub calls it before its first
+// step: record_step runs while a fiber's step is still live, and must not
+// allocate or wait there.
+void prepare_thread() noexcept;
+
 // A step of the fiber whose track is `track`, named `name`.
 void record_step(std::uint64_t track, const char* name, std::int64_t begin_ns, std::int64_t end_ns) noexcept;
 // A step of a loop that is not the hub (runner "asio handler", or "step"
