@@ -1,12 +1,15 @@
 // A deliberately blocking test binary, linked with unclog-gtest-main. The
 // end-to-end checks (check_e2e.py) run it and read its exit status, output
 // and XML. Lines marked "MARK:name" are looked up by the checker.
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "unclog/gtest.hpp"
@@ -68,6 +71,40 @@ UNCLOG_TEST(Trace, ThreeFibersOneBlocks) {
   a.join();
   b.join();
   c.join();
+}
+
+// A library's constructor holds the loader's lock while a hub takes its
+// first steps (the trace check runs this with --unclog_trace, and the step's
+// end is when a trace first records on the thread). The hub's own
+// bookkeeping may wait for that lock, but never inside a step: it passes.
+TEST(Trace, LoaderBusyAtFirstStep) {
+  int go[2], loaded[2];
+  ASSERT_EQ(pipe(go), 0);
+  ASSERT_EQ(fcntl(go[1], F_SETFL, O_NONBLOCK), 0);  // the hub's end; the loader waits on its own
+  ASSERT_EQ(pipe2(loaded, O_NONBLOCK), 0);
+  setenv("UNCLOG_TEST_LOADED_FD", std::to_string(loaded[1]).c_str(), 1);
+  std::thread loader([&] {
+    char c;
+    if (read(go[0], &c, 1) == 1) dlopen(SLOW_CONSTRUCTOR_PATH, RTLD_NOW);
+  });
+  std::thread hub([&] {
+    unclog::run([&] {
+      char c = 'g';
+      ASSERT_EQ(write(go[1], &c, 1), 1);
+      // Within the hub's first step, until the constructor runs (20 ms at
+      // most, well under the resolution): the step then ends with the lock
+      // held.
+      const auto until = std::chrono::steady_clock::now() + 20ms;
+      while (read(loaded[0], &c, 1) != 1 && std::chrono::steady_clock::now() < until) {
+      }
+      unclog::yield();
+      unclog::sleep_for(1ms);
+    });
+  });
+  hub.join();
+  loader.join();
+  unsetenv("UNCLOG_TEST_LOADED_FD");
+  for (int fd : {go[0], go[1], loaded[0], loaded[1]}) close(fd);
 }
 
 TEST(Blocking, Usleep) { EXPECT_NO_BLOCKING(slow_lookup()); }

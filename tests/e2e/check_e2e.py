@@ -58,6 +58,8 @@ def check_trace(path, rc, output):
     except (OSError, ValueError) as e:
         check("trace: valid JSON", False, f"{e}\n{output}")
         return
+    check("trace: a hub's first step with the loader's lock held elsewhere is not reported",
+          "[       OK ] Trace.LoaderBusyAtFirstStep" in output, output)
     names = {e["tid"]: e["args"]["name"] for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"}
     fiber_track = {n.split(" ", 1)[1]: t for t, n in names.items() if n.startswith("fiber ")}
     check("trace: a named track per fiber", {"a", "b", "c"} <= set(fiber_track), str(names))
@@ -67,8 +69,9 @@ def check_trace(path, rc, output):
     if len(test) != 1 or not {"a", "b", "c"} <= set(fiber_track):
         return
     t0, t1 = test[0]["ts"], test[0]["ts"] + test[0]["dur"]
-    steps = [e for e in slices if e["tid"] in fiber_track.values() and not e["name"].startswith("blocking (")]
-    check("trace: every fiber step nests in the test's span",
+    abc = {fiber_track[n] for n in "abc"}
+    steps = [e for e in slices if e["tid"] in abc and not e["name"].startswith("blocking (")]
+    check("trace: every step of a, b and c nests in the test's span",
           steps and all(t0 - 1 <= e["ts"] and e["ts"] + e["dur"] <= t1 + 1 for e in steps), str(steps[:3]))
     long_b = [e for e in steps if e["tid"] == fiber_track["b"] and e["dur"] >= 100000]
     check("trace: b's blocking step lasts the stall", len(long_b) == 1, str([e for e in steps if e["tid"] == fiber_track["b"]]))
