@@ -1,6 +1,7 @@
 // Which calls can block. One table for both routes into call mode: an
 // interposed libc function and a trapped system call are judged alike.
 #include "classify.hpp"
+#include "fd_modes.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,11 +73,18 @@ struct FdInfo {
 FdInfo describe_fd(int fd) {
   FdInfo info{"fd", true, false, false};
   // The flags first: a non-blocking fd (every fd of an event loop) needs no
-  // fstat, so judging it costs one system call.
+  // fstat, and once seen, no system call at all (fd_modes.hpp).
+  if (fd_modes::known_nonblocking(fd)) {
+    info.blocking_mode = false;
+    return info;
+  }
   const int fl = fcntl(fd, F_GETFL);
   if (fl < 0) return info;  // a bad fd fails at once
   info.blocking_mode = !(fl & O_NONBLOCK);
-  if (!info.blocking_mode) return info;
+  if (!info.blocking_mode) {
+    fd_modes::remember_nonblocking(fd);
+    return info;
+  }
   struct stat st;
   if (fstat(fd, &st) != 0) return info;
   if (S_ISSOCK(st.st_mode)) {

@@ -28,10 +28,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include "calls.hpp"
 #include "real.hpp"
 #include "classify.hpp"
+#include "fd_modes.hpp"
 #include "loops/loop_steps.hpp"
 #include "trap.hpp"
 #include "unclog/watch.hpp"
@@ -80,6 +82,20 @@ std::size_t iov_bytes(const iovec* iov, int n) {
   std::size_t total = 0;
   for (int i = 0; i < n; ++i) total += iov[i].iov_len;
   return total;
+}
+
+// Fds passed over a socket (SCM_RIGHTS) share their file description with
+// the sender, and take numbers that may have been closed unseen.
+void forget_received_fds(const msghdr* msg) {
+  for (const cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<msghdr*>(msg), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < n; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fd_modes::forget(fd);
+    }
+  }
 }
 
 }  // namespace
@@ -229,7 +245,12 @@ int fcntl(int fd, int cmd, ...) {
   void* arg = va_arg(ap, void*);  // every fcntl argument fits a pointer
   va_end(ap);
   if (cmd == F_SETLKW || cmd == F_OFD_SETLKW) check_always("fcntl(F_SETLKW)");
-  return real_call(UNCLOG_REAL(fcntl), fd, cmd, arg);
+  const int r = real_call(UNCLOG_REAL(fcntl), fd, cmd, arg);
+  if (cmd == F_SETFL || cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) [[unlikely]] {
+    const long args[6] = {fd, cmd};
+    fd_modes::note_syscall(SYS_fcntl, args, r);
+  }
+  return r;
 }
 
 // Raw system calls through libc's syscall(): where this thread traps its
@@ -264,6 +285,7 @@ __attribute__((no_sanitize("address"))) long syscall(long number, ...) {
   unclog::watch::CallWindow window;
   const long r = UNCLOG_REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
   window.close();
+  fd_modes::note_syscall(number, a, r);
   return r;
 }
 
@@ -349,7 +371,9 @@ ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
   if (watching() && !(flags & MSG_DONTWAIT)) {
     check_fd("recvmsg", fd, iov_bytes(msg->msg_iov, static_cast<int>(msg->msg_iovlen)), false);
   }
-  return real_call(UNCLOG_REAL(recvmsg), fd, msg, flags);
+  const ssize_t r = real_call(UNCLOG_REAL(recvmsg), fd, msg, flags);
+  if (r >= 0 && msg->msg_controllen > 0) [[unlikely]] forget_received_fds(msg);
+  return r;
 }
 
 ssize_t send(int fd, const void* buf, size_t n, int flags) {
@@ -371,12 +395,12 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
 
 int accept(int fd, struct sockaddr* addr, socklen_t* len) {
   check_fd("accept", fd, 0, false);
-  return real_call(UNCLOG_REAL(accept), fd, addr, len);
+  return fd_modes::forget_new(real_call(UNCLOG_REAL(accept), fd, addr, len));
 }
 
 int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
   check_fd("accept4", fd, 0, false);
-  return real_call(UNCLOG_REAL(accept4), fd, addr, len, flags);
+  return fd_modes::forget_new(real_call(UNCLOG_REAL(accept4), fd, addr, len, flags));
 }
 
 int connect(int fd, const struct sockaddr* addr, socklen_t len) {

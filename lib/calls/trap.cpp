@@ -21,6 +21,7 @@
 #include <new>
 
 #include "classify.hpp"
+#include "fd_modes.hpp"
 #include "watch/call_report.hpp"
 #include "watch/notices.hpp"
 #include "watch/tracer.hpp"
@@ -299,6 +300,7 @@ void on_sigsys(int sig, siginfo_t* si, void* ctx) {
         watch::CallWindow window;
         g[REG_RAX] = reissue(nr, b);
         window.close(/*in_sigsys=*/true);
+        fd_modes::note_syscall(nr, a, g[REG_RAX]);
         break;
       }
     }
