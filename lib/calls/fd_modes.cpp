@@ -40,8 +40,13 @@ bool known_nonblocking(int fd) noexcept {
   std::atomic<std::uint32_t>& e = g_entries[fd];
   std::uint32_t v = e.load(std::memory_order_relaxed);
   if ((v >> 8) != (g_generation.load(std::memory_order_relaxed) & 0xffffff) || (v & 0xff) <= 1) return false;
-  // A compare-exchange, so that a forget racing this use is never undone.
-  return e.compare_exchange_strong(v, v - 1, std::memory_order_relaxed);
+  // A plain store, not a compare-exchange (a locked instruction on every
+  // call): it can undo a forget only of a number another thread closes or
+  // replaces while this one uses it, a race in the program itself; and then
+  // for 64 uses at most. A mode change starts a new generation and cannot be
+  // undone.
+  e.store(v - 1, std::memory_order_relaxed);
+  return true;
 }
 
 void remember_nonblocking(int fd) noexcept {
