@@ -15,7 +15,10 @@ namespace unclog::detail {
 
 class Hub;
 
-enum class FiberState : std::uint8_t { ready, running, parked, done };
+// A running fiber's state stays `ready`, as it was when it was queued:
+// nothing asks whether a fiber runs (Hub::running() says which one does),
+// and two stores per switch, to two fibers' lines, cost 0.5 ns a round trip.
+enum class FiberState : std::uint8_t { ready, parked, done };
 
 // The fields a switch, a park or a wake touches come first, in one cache
 // line: with many fibers each one's Fiber is cold by the time it runs again

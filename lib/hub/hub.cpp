@@ -30,6 +30,8 @@ HubRegistry& hub_registry() {
 // Freed Fibers' memory, kept for the next spawn on this thread (a Fiber
 // freed on another thread goes to that thread's list: blocks are alike).
 constexpr std::align_val_t kFiberAlign{alignof(Fiber)};
+// An open pass's end (see Hub::open_pass_): beyond any step number.
+constexpr std::uint64_t kOpenPassEnd = UINT64_MAX / 2;
 thread_local bool t_fiber_memory_gone = false;  // trivially destructible: valid at thread exit
 
 class FiberMemory {
@@ -338,6 +340,7 @@ void Hub::loop() {
       backend_->poll();
     }
     pass_end_ = next_step + 2 * ready_.size();
+    open_pass_ = false;
     if (tracing_) [[unlikely]] pass_began_ns_ = watch::trace::now_ns();
   }
 }
@@ -364,7 +367,6 @@ std::uint64_t Hub::end_step() noexcept {
 
 void Hub::begin_step(Fiber* f, std::uint64_t step) noexcept {
   running_ = f;
-  f->state = FiberState::running;
   if (tracing_) [[unlikely]] {
     step_begin_ns_ = watch::trace::now_ns();
     watch::trace::t_track = f->track;
@@ -406,8 +408,10 @@ void Hub::switch_out_slow(Fiber* self) {
     // The pass is over but the loop has nothing to do between passes (no
     // timers, no I/O, nothing to free): start the next pass from here and
     // save two context switches.
-    if (s + 2 >= pass_end_ && timers_.empty() && finished_.empty() && !backend_->busy())
-      pass_end_ = s + 2 + 2 * ready_.size();
+    if (s + 2 >= pass_end_ && !ready_.empty() && timers_.empty() && finished_.empty() && !backend_->busy()) {
+      pass_end_ = kOpenPassEnd;
+      open_pass_ = true;
+    }
     if (s + 2 < pass_end_) {  // end this step and begin the next in one store
       Fiber* next = ready_.pop();
       begin_step(next, s + 2);
@@ -419,6 +423,18 @@ void Hub::switch_out_slow(Fiber* self) {
   if (checked) report_later(s, self);  // built on the loop's stack, not this fiber's
   running_ = nullptr;
   fiber::switch_to(&self->ctx, loop_ctx_, loop_target_);
+}
+
+// A fiber parks in an open pass: the pass ends after the fibers ready now
+// have run once more, and the loop then does what the wait asked for. Only
+// lowered: a watchdog's request (check_at 0) stays.
+void Hub::close_open_pass() noexcept {
+  open_pass_ = false;
+  const std::uint64_t s = marks_->seq.load(std::memory_order_relaxed);
+  pass_end_ = s + 2 + 2 * ready_.size();
+  std::uint64_t at = marks_->check_at.load(std::memory_order_relaxed);
+  while (at > pass_end_ && !marks_->check_at.compare_exchange_weak(at, pass_end_, std::memory_order_relaxed)) {
+  }
 }
 
 bool Hub::park_until(std::int64_t deadline_ns) {

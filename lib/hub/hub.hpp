@@ -58,13 +58,12 @@ class Hub {
   // Inline, as is the switch's fast path: a green wait is one call from the
   // code that waits to the context switch.
   void yield() {
-    Fiber* self = running_;
-    self->state = FiberState::ready;
-    ready_.push(self);
+    ready_.push(running_);  // its state is still `ready` (see FiberState)
     switch_out();
   }
   void park() {                       // the running fiber waits for unpark()
     running_->state = FiberState::parked;
+    if (open_pass_) [[unlikely]] close_open_pass();
     switch_out();
   }
   void unpark(Fiber* f) noexcept {   // no-op unless f is parked
@@ -93,13 +92,13 @@ class Hub {
       Fiber* next = ready_.pop();
       prefetch_next_stack();
       running_ = next;
-      next->state = FiberState::running;
       if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
       return;
     }
     switch_out_slow(self);
   }
   void switch_out_slow(Fiber* self);
+  void close_open_pass() noexcept;
   std::uint64_t end_step() noexcept;   // the step's number if it needs a report, else 0
   void begin_step(Fiber* f, std::uint64_t step) noexcept;  // step: its odd number
   // With many fibers, each one's stack has left the cache by the time it
@@ -133,6 +132,13 @@ class Hub {
   std::vector<Fiber*> unobserved_;     // failed, neither joined nor detached yet
   std::size_t live_ = 0;               // fibers not yet done
   std::uint64_t pass_end_ = 0;         // number of the first step after the pass
+  // The loop had nothing to do when the last pass ended (no timers, no I/O,
+  // nothing finished): the pass goes on with no end until a fiber parks, the
+  // one way work for the loop appears (a timer, I/O, an offload; a fiber
+  // that finishes returns to the loop itself). Yield-only fibers then never
+  // leave the switch's fast path: the slow path once per pass was a third
+  // of a two-fiber yield round trip's overhead.
+  bool open_pass_ = false;
   // Timeline tracing (watch/trace.hpp), decided when the hub starts. While
   // it is on, every switch takes the slow path, which times the steps.
   bool tracing_ = false;

@@ -1,6 +1,8 @@
 // The hub: run/spawn/join/yield/sleep_for, ordering, exceptions, deadlocks.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cfenv>
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "unclog/hub.hpp"
+#include "unclog/io.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -97,6 +100,62 @@ TEST(Hub, RunQueueIsFifoAndYieldLetsOthersRun) {
     b.join();
   });
   EXPECT_EQ(order, (std::vector<std::string>{"root", "a1", "b1", "a2", "b2"}));
+}
+
+// Fibers that only yield run in one open-ended pass while the loop has
+// nothing to do (hub.hpp): a fiber that then waits, on a timer or on I/O,
+// must still be woken while the others go on yielding.
+TEST(Hub, YieldingFibersLetASleeperWake) {
+  std::atomic<bool> woke{false};
+  bool seen_by_a = false, seen_by_b = false;
+  unclog::run([&] {
+    auto spinner = [&] {
+      const auto give_up = Clock::now() + 5s;
+      while (!woke && Clock::now() < give_up) unclog::yield();
+      return woke.load();  // false: the sleeper only woke once the spinners gave up
+    };
+    auto a = unclog::spawn(spinner);
+    auto b = unclog::spawn(spinner);
+    auto sleeper = unclog::spawn([&] {
+      for (int i = 0; i < 10; ++i) unclog::yield();  // the pass is open by now
+      unclog::sleep_for(10ms);
+      woke = true;
+    });
+    sleeper.join();
+    seen_by_a = a.join();
+    seen_by_b = b.join();
+  });
+  EXPECT_TRUE(seen_by_a);
+  EXPECT_TRUE(seen_by_b);
+}
+
+TEST(Hub, YieldingFibersLetAReaderWake) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::atomic<bool> read_done{false};
+  bool seen = false;
+  std::thread writer([&] {
+    std::this_thread::sleep_for(20ms);
+    (void)!::write(fds[1], "x", 1);
+  });
+  unclog::run([&] {
+    auto spinner = unclog::spawn([&] {
+      const auto give_up = Clock::now() + 5s;
+      while (!read_done && Clock::now() < give_up) unclog::yield();
+      return read_done.load();
+    });
+    auto reader = unclog::spawn([&] {
+      for (int i = 0; i < 10; ++i) unclog::yield();
+      char c;
+      read_done = unclog::io::read(fds[0], &c, 1) == 1;
+    });
+    reader.join();
+    seen = spinner.join();
+  });
+  writer.join();
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_TRUE(seen);
 }
 
 TEST(Hub, TimersFireInDeadlineOrderAndTiesInSetOrder) {
