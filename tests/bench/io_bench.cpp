@@ -266,7 +266,7 @@ int main() {
               best.epoll_pp);
   std::printf("ping-pong round trips/s watched in call mode: syscall traps off %.0f, on %.0f\n", best.pp_traps_off,
               best.pp_traps_on);
-  bench::ratio("nop_hub_vs_raw_liburing", best.hub_nop / best.raw_nop, ">=", 0.8);
+  bench::ratio("nop_hub_vs_raw_liburing", best.hub_nop / best.raw_nop, ">=", 0.9);
   bench::ratio("pingpong_hub_vs_asio", best.hub_pp / best.asio_pp, ">=", 1.0);
   bench::ratio("pingpong_hub_vs_epoll", best.hub_pp / best.epoll_pp, ">=", 0.9);
   bench::ratio("pingpong_hub_syscalls_on_vs_off", best.pp_traps_on / best.pp_traps_off, ">=", 0.97);
