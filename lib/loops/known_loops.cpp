@@ -16,6 +16,7 @@
 #include "unclog/watch.hpp"
 #include "watch/sampler.hpp"
 #include "watch/symbolize.hpp"
+#include "watch/visible_mutex.hpp"
 
 namespace unclog::loops {
 namespace {
@@ -108,7 +109,7 @@ struct Range {
 };
 
 struct Ranges {
-  std::mutex mu;
+  watch::VisibleMutex mu;
   std::vector<Range> ranges;
   unsigned long long generation = ~0ull;  // dlpi_adds + dlpi_subs when built
 };
@@ -177,7 +178,7 @@ bool find_range(std::uintptr_t pc, Range* out) {
 
 // --- the program's own loops, by name ---
 
-std::mutex g_own_mu;
+watch::VisibleMutex g_own_mu;
 std::vector<std::string> g_own_functions;
 
 // --- per call site verdicts ---

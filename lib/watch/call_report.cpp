@@ -11,12 +11,13 @@
 #include "format.hpp"
 #include "sampler.hpp"
 #include "symbolize.hpp"
+#include "visible_mutex.hpp"
 
 namespace unclog::watch {
 namespace {
 
 struct Allowed {
-  std::mutex mu;
+  VisibleMutex mu;
   std::vector<std::string> names;
 };
 Allowed& allowed() {

@@ -12,12 +12,13 @@
 #include <mutex>
 
 #include "format.hpp"
+#include "visible_mutex.hpp"
 
 namespace unclog::watch {
 namespace {
 
 struct Folded {
-  std::mutex mu;
+  VisibleMutex mu;
   std::string path;
   std::map<std::string, std::uint64_t> weights;  // stack -> microseconds
 };

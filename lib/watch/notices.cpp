@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <mutex>
 
+#include "visible_mutex.hpp"
+
 namespace unclog::watch {
 namespace {
 
 struct Notices {
-  std::mutex mu;
+  VisibleMutex mu;
   std::vector<std::string> said;
 };
 Notices& all() {

@@ -13,6 +13,7 @@
 
 #include "folded.hpp"
 #include "trace.hpp"
+#include "visible_mutex.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -23,7 +24,7 @@ struct Place {
 };
 
 struct Sinks {
-  std::mutex mu;
+  VisibleMutex mu;
   std::vector<std::pair<int, ReportSink>> callbacks;
   int next_id = 1;
   std::atomic<bool> to_stderr{true};

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "visible_mutex.hpp"
+
 namespace unclog::watch {
 namespace {
 
@@ -161,7 +163,7 @@ std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n) {
   // under the lock: a guarded static initialization in this uninstrumented
   // library is invisible to ThreadSanitizer (a heap mutex made so was
   // reported as a race in the TSan consumer).
-  static std::mutex mu;
+  static VisibleMutex mu;
   static std::unordered_map<std::uintptr_t, std::vector<StackFrame>>* cache = nullptr;
   std::vector<StackFrame> out;
   std::lock_guard lk(mu);  // libbacktrace is thread-safe; the cache is not

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "format.hpp"
+#include "visible_mutex.hpp"
 
 namespace unclog::watch::trace {
 
@@ -26,7 +27,7 @@ constexpr char kClose[] = "\n]}\n";
 constexpr std::uint64_t kTestsTrack = 1;
 
 struct File {
-  std::mutex mu;
+  VisibleMutex mu;
   int fd = -1;
   off_t end = 0;        // where the next events go (the closing "]}" is there)
   bool first = true;    // no event written yet

@@ -23,14 +23,15 @@
 #include "sinks.hpp"
 #include "symbolize.hpp"
 #include "tracer.hpp"
+#include "visible_mutex.hpp"
 #include "watch_internal.hpp"
 
 namespace unclog::watch {
 namespace {
 
 struct Registry {
-  std::mutex mu;
-  std::condition_variable cv;
+  VisibleMutex mu;
+  std::condition_variable_any cv;
   std::vector<StepSlot*> slots;
   std::thread thread;
   bool running = false;
@@ -225,7 +226,7 @@ void before_fork() { registry().mu.lock(); }
 void after_fork_parent() { registry().mu.unlock(); }
 void after_fork_child() {
   Registry& r = registry();
-  new (&r.mu) std::mutex;  // the parent's owner does not exist here
+  new (&r.mu) VisibleMutex;  // the parent's owner does not exist here
   if (r.thread.joinable()) r.thread.detach();
   r.thread = std::thread();
   r.running = false;
