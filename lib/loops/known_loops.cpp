@@ -317,6 +317,23 @@ bool is_loop_function(const Loop& loop, const char* function) noexcept {
   return false;
 }
 
+// clang links its sanitizer runtimes into the program itself: there an
+// interceptor is a function of the program's, exported under the name of
+// the libc function it wraps (or __interceptor_NAME). Only the waits we
+// interpose reach here through one.
+static bool is_linked_in_interceptor(std::uintptr_t pc) noexcept {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(pc - 1), &info) || !info.dli_sname) return false;
+  const std::string_view name = info.dli_sname;
+  if (starts_with(name, "__interceptor_") || starts_with(name, "___interceptor_")) return true;
+  if (!is_program_code(pc)) return false;
+  for (std::string_view wait : {"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "__poll", "ppoll", "select",
+                                "pselect", "pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_clockwait"}) {
+    if (name == wait) return true;
+  }
+  return false;
+}
+
 bool in_sanitizer_runtime(std::uintptr_t pc) noexcept {
   static const bool built = [] {  // before the first wait is judged
     try {
@@ -327,7 +344,8 @@ bool in_sanitizer_runtime(std::uintptr_t pc) noexcept {
   }();
   (void)built;
   Range r{};
-  return find_range(pc, &r) && !r.loop;
+  if (find_range(pc, &r)) return !r.loop;
+  return is_linked_in_interceptor(pc);
 }
 
 bool is_program_code(std::uintptr_t pc) noexcept {

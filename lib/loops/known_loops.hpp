@@ -45,7 +45,8 @@ bool is_loop_function(const Loop& loop, const char* function) noexcept;
 bool in_unclog(std::uintptr_t pc) noexcept;
 
 // Whether `pc` is in a sanitizer runtime (its interceptors call our wait
-// functions for the program; the real caller is further out).
+// functions for the program; the real caller is further out). GCC loads
+// the runtime as a library; clang links it into the program.
 bool in_sanitizer_runtime(std::uintptr_t pc) noexcept;
 
 // Whether `pc` is code of the program (not libc, the C++ runtime, the
