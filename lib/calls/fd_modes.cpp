@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 

@@ -25,8 +25,9 @@ bool known_nonblocking(int fd) noexcept;
 // `fd` was just seen (F_GETFL) with O_NONBLOCK set.
 void remember_nonblocking(int fd) noexcept;
 
-void forget(int fd) noexcept;        // its number was freed or replaced
-void forget_modes() noexcept;        // some fd's mode changed: every fd
+void forget(int fd) noexcept;                              // its number was freed or replaced
+void forget_from(unsigned first, unsigned last) noexcept;  // close_range
+void forget_modes() noexcept;                              // some fd's mode changed: every fd
 
 // For calls that return a new fd (its number may have been closed where we
 // did not see it: libc's own closes, a raw system call): forgets it, and
@@ -35,7 +36,6 @@ inline int forget_new(int fd) noexcept {
   if (fd >= 0) forget(fd);
   return fd;
 }
-void forget_from(unsigned first, unsigned last) noexcept;  // close_range
 
 // A system call by number (made, or about to be): forgets what it changes.
 // `result`: its return value (a new fd for dup and F_DUPFD), or -1.

@@ -1,7 +1,6 @@
 // The calls that change an fd's mode or what its number refers to, and
 // nothing else: each forgets what fd_modes remembers about the fds it
 // changed, then returns what libc returned. Never judged as blocking.
-#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,13 +17,25 @@ using namespace unclog::calls;
 
 using fd_modes::forget_new;
 
+namespace {
+
+// For calls that make two fds.
+int forget_pair(int r, const int fds[2]) {
+  if (r == 0) {
+    fd_modes::forget(fds[0]);
+    fd_modes::forget(fds[1]);
+  }
+  return r;
+}
+
+}  // namespace
+
 extern "C" {
 
+// Forgotten after the call: another thread may judge the fd until it is closed.
 int close(int fd) {
   const int r = UNCLOG_REAL(close)(fd);
-  const int saved = errno;
-  fd_modes::forget(fd);  // after: another thread may judge the fd until it is closed
-  errno = saved;
+  fd_modes::forget(fd);
   return r;
 }
 
@@ -37,9 +48,7 @@ int close_range(unsigned first, unsigned last, int flags) {
 int fclose(FILE* stream) {
   const int fd = stream ? fileno(stream) : -1;
   const int r = UNCLOG_REAL(fclose)(stream);
-  const int saved = errno;
   fd_modes::forget(fd);
-  errno = saved;
   return r;
 }
 
@@ -70,30 +79,11 @@ int ioctl(int fd, unsigned long request, ...) {
 int socket(int domain, int type, int protocol) { return forget_new(UNCLOG_REAL(socket)(domain, type, protocol)); }
 
 int socketpair(int domain, int type, int protocol, int fds[2]) {
-  const int r = UNCLOG_REAL(socketpair)(domain, type, protocol, fds);
-  if (r == 0) {
-    fd_modes::forget(fds[0]);
-    fd_modes::forget(fds[1]);
-  }
-  return r;
+  return forget_pair(UNCLOG_REAL(socketpair)(domain, type, protocol, fds), fds);
 }
 
-int pipe(int fds[2]) {
-  const int r = UNCLOG_REAL(pipe)(fds);
-  if (r == 0) {
-    fd_modes::forget(fds[0]);
-    fd_modes::forget(fds[1]);
-  }
-  return r;
-}
+int pipe(int fds[2]) { return forget_pair(UNCLOG_REAL(pipe)(fds), fds); }
 
-int pipe2(int fds[2], int flags) {
-  const int r = UNCLOG_REAL(pipe2)(fds, flags);
-  if (r == 0) {
-    fd_modes::forget(fds[0]);
-    fd_modes::forget(fds[1]);
-  }
-  return r;
-}
+int pipe2(int fds[2], int flags) { return forget_pair(UNCLOG_REAL(pipe2)(fds, flags), fds); }
 
 }  // extern "C"
