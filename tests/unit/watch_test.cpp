@@ -382,8 +382,10 @@ TEST_F(Watch, BlockedReportsNameTheKernelWaitPoint) {
       Reports mine;
       int fds[2];
       if (pipe(fds) != 0) _exit(10);
+      // 600 ms: the child's watchdog is a new thread, which a loaded machine
+      // (CI's ASan stage: 200 ms once gave no report) may start late.
       std::thread writer([&] {
-        std::this_thread::sleep_for(200ms);
+        std::this_thread::sleep_for(600ms);
         (void)!::write(fds[1], "x", 1);
       });
       unclog::run([&] {
@@ -392,7 +394,11 @@ TEST_F(Watch, BlockedReportsNameTheKernelWaitPoint) {
       });
       writer.join();
       auto rs = mine.take();
-      if (rs.size() != 1) _exit(11);
+      if (rs.size() != 1) {
+        std::fprintf(stderr, "%zu reports\n", rs.size());
+        for (const auto& r : rs) std::fprintf(stderr, "%s\n", r.text().c_str());
+        _exit(11);
+      }
       seen = rs[0].kernel_wait;
       const bool consistent = rs[0].text().find(", in the kernel at " + seen) != std::string::npos &&
                               rs[0].json().find("\"kernel_wait\":\"" + seen + "\"") != std::string::npos;
