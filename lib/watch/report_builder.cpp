@@ -40,6 +40,10 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   r.runner = slot.runner.load(std::memory_order_relaxed);
   if (slot.kernel_wait_seq == slot.base_seq.load(std::memory_order_relaxed) && r.kind == StallKind::blocked) {
     r.kernel_wait = slot.kernel_wait;
+    // Stopped, not blocked: a debugger or tracer (strace's stops, gdb) or job
+    // control (SIGSTOP, Ctrl-Z) held the thread. The time is theirs, as a
+    // preemption's is the scheduler's.
+    if (r.kernel_wait == "ptrace_stop" || r.kernel_wait == "do_signal_stop") r.kind = StallKind::preempted;
   }
   return r;
 }

@@ -22,6 +22,7 @@
 #include "direct_switches.hpp"
 #include "unclog/hub.hpp"
 #include "unclog/watch.hpp"
+#include "watch/report_builder.hpp"
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -281,6 +282,24 @@ TEST_F(Watch, PreemptionIsNotAStall) {
   for (const auto& r : reports.take()) ADD_FAILURE() << r.text();
   // The scenario really happened: some step took longer than the resolution.
   EXPECT_GT(wall, 50ms) << "the sibling did not compete for the CPU";
+}
+
+// A step whose thread a debugger, a tracer (strace) or job control (SIGSTOP,
+// Ctrl-Z) stopped was not blocked by its code: seen in the kernel at such a
+// stop, its time counts as the outside world's, like a preemption.
+TEST(ReportBuilder, AStoppedThreadIsNotBlocked) {
+  using unclog::StallKind;
+  unclog::watch::StepSlot slot;
+  slot.resolution_ns.store(50'000'000);
+  slot.base_seq.store(1);
+  slot.kernel_wait_seq = 1;
+  slot.base = {0, 0, 0, true};
+  const unclog::watch::SchedStat end{100'000'000, 1'000'000, 0, true};  // 100 ms, 99 off-CPU
+  for (const char* wait : {"ptrace_stop", "do_signal_stop", "anon_pipe_read"}) {
+    std::snprintf(slot.kernel_wait, sizeof slot.kernel_wait, "%s", wait);
+    const unclog::BlockingReport r = unclog::watch::build_report(slot, end, "step", false, true);
+    EXPECT_EQ(r.kind, std::string(wait) == "anon_pipe_read" ? StallKind::blocked : StallKind::preempted) << wait;
+  }
 }
 
 TEST_F(Watch, PreemptionIsReportedWhenAsked) {
