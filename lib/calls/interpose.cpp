@@ -239,20 +239,6 @@ int flock(int fd, int operation) {
   return real_call(UNCLOG_REAL(flock), fd, operation);
 }
 
-int fcntl(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  void* arg = va_arg(ap, void*);  // every fcntl argument fits a pointer
-  va_end(ap);
-  if (cmd == F_SETLKW || cmd == F_OFD_SETLKW) check_always("fcntl(F_SETLKW)");
-  const int r = real_call(UNCLOG_REAL(fcntl), fd, cmd, arg);
-  if (cmd == F_SETFL || cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) [[unlikely]] {
-    const long args[6] = {fd, cmd};
-    fd_modes::note_syscall(SYS_fcntl, args, r);
-  }
-  return r;
-}
-
 // Raw system calls through libc's syscall(): where this thread traps its
 // system calls, the trap judges the call (it sees the number as the kernel
 // does); elsewhere the same classification runs here.

@@ -3,6 +3,7 @@
 // can change must change the verdict: each test remembers an fd as
 // non-blocking, changes it by one path, and checks that the next read on it
 // in a watched step is judged blocking.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -80,6 +81,21 @@ TEST_F(FdModes, FcntlSetflBothWays) {
   set_blocking(s.fd, false);
   EXPECT_FALSE(judged_blocking(s.fd, s.peer));
   EXPECT_FALSE(judged_blocking(s.fd, s.peer));
+}
+
+// This test is built with _FILE_OFFSET_BITS=64, where <fcntl.h> calls
+// fcntl64; a program built without it calls fcntl, which must be ours too.
+TEST_F(FdModes, FcntlUnderItsOtherName) {
+  using Fcntl = int (*)(int, int, ...);
+  for (const char* name : {"fcntl", "fcntl64"}) {
+    const auto call = reinterpret_cast<Fcntl>(dlsym(RTLD_DEFAULT, name));
+    ASSERT_NE(call, nullptr) << name;
+    SocketPair s;
+    remember(s.fd, s.peer);
+    const int fl = call(s.fd, F_GETFL);
+    ASSERT_EQ(call(s.fd, F_SETFL, fl & ~O_NONBLOCK), 0) << name;
+    EXPECT_TRUE(judged_blocking(s.fd, s.peer)) << name;
+  }
 }
 
 TEST_F(FdModes, IoctlFionbio) {
