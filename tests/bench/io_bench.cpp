@@ -1,6 +1,7 @@
 // I/O through the hub against what people would use instead, in one process:
 // - nops: 64 fibers each waiting on io_uring nops vs a raw liburing loop
-//   keeping 64 nops in flight;
+//   keeping 64 nops in flight, and vs that loop with one bare context switch
+//   per nop (the floor of any fiber per request; printed, not a target);
 // - a loopback TCP ping-pong (8 connections, 32-byte messages, both ends in
 //   one thread) on the hub vs Boost.Asio (epoll) vs a hand-written epoll loop.
 // Prints one `ratio` line per figure (throughput: hub over baseline), each
@@ -18,8 +19,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -86,6 +89,93 @@ double raw_nops_per_second() {
   io_uring_queue_exit(&ring);
   return rate;
 }
+
+// --- the floor of a fiber per request ---
+// The raw loop plus the one thing any design with a waiter per request must
+// add: each nop's waiter suspended and resumed once. kNopFibers bare
+// contexts (callee-saved registers only: no scheduler, no wake-up, no step
+// marks) each queue a nop and switch straight to the next; the last one
+// switches to the loop, which submits, waits and reaps. Its rate over the raw
+// loop's is the most nop_hub_vs_raw_liburing can reach on this machine.
+#if defined(__x86_64__)
+extern "C" void bench_bare_switch(void** save, void* to);
+asm(R"(
+  .text
+  .p2align 4
+  .type bench_bare_switch, @function
+bench_bare_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size bench_bare_switch, .-bench_bare_switch
+)");
+
+struct BareFloor {
+  io_uring ring;
+  void* loop_sp = nullptr;
+  std::vector<void*> sp;  // each context's saved stack pointer
+  int started = 0;
+};
+BareFloor* g_floor = nullptr;
+
+[[noreturn]] void bare_waiter() {
+  BareFloor& f = *g_floor;
+  const int me = f.started++;
+  for (;;) {
+    io_uring_prep_nop(io_uring_get_sqe(&f.ring));
+    bench_bare_switch(&f.sp[me], me + 1 < int(f.sp.size()) ? f.sp[me + 1] : f.loop_sp);
+  }
+}
+
+double bare_switch_nops_per_second() {
+  BareFloor f;
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  if (io_uring_queue_init_params(256, &f.ring, &p) != 0) throw std::runtime_error("io_uring");
+  constexpr std::size_t kStack = 16 * 1024;
+  std::vector<std::unique_ptr<char[]>> stacks;
+  for (int i = 0; i < kNopFibers; ++i) {
+    stacks.push_back(std::make_unique<char[]>(kStack));
+    auto top = reinterpret_cast<std::uintptr_t>(stacks.back().get() + kStack) & ~std::uintptr_t(15);
+    auto** sp = reinterpret_cast<void**>(top);
+    *--sp = nullptr;                                  // bare_waiter's return address: never used
+    *--sp = reinterpret_cast<void*>(&bare_waiter);    // where the first switch "returns"
+    for (int r = 0; r < 6; ++r) *--sp = nullptr;      // rbp, rbx, r12-r15
+    f.sp.push_back(sp);
+  }
+  g_floor = &f;
+  const double rate = bench::per_second(long(kNopFibers) * kNopsPerFiber, [&] {
+    for (int pass = 0; pass < kNopsPerFiber; ++pass) {
+      bench_bare_switch(&f.loop_sp, f.sp[0]);  // every waiter queues its next nop
+      for (int done = 0; done < kNopFibers;) {
+        io_uring_submit_and_wait(&f.ring, 1);
+        unsigned head, n = 0;
+        io_uring_cqe* cqe;
+        io_uring_for_each_cqe(&f.ring, head, cqe) ++n;
+        io_uring_cq_advance(&f.ring, n);
+        done += int(n);
+      }
+    }
+  });
+  g_floor = nullptr;
+  io_uring_queue_exit(&f.ring);
+  return rate;
+}
+#else
+double bare_switch_nops_per_second() { return 0; }
+#endif
 
 // --- TCP ping-pong ---
 
@@ -183,7 +273,7 @@ double epoll_pingpong() {
 
 // One round: each method once, in turn.
 struct Rates {
-  double hub_nop = 0, raw_nop = 0, hub_pp = 0, asio_pp = 0, epoll_pp = 0;
+  double hub_nop = 0, raw_nop = 0, bare_nop = 0, hub_pp = 0, asio_pp = 0, epoll_pp = 0;
   double pp_traps_off = 0, pp_traps_on = 0;  // watched, call mode on, syscall traps off/on
 };
 
@@ -194,6 +284,7 @@ Rates one_round() {
   Rates r;
   r.hub_nop = hub_nops_per_second();
   r.raw_nop = raw_nops_per_second();
+  r.bare_nop = bare_switch_nops_per_second();
   r.hub_pp = hub_pingpong();
   r.asio_pp = bench::asio_pingpong();
   r.epoll_pp = epoll_pingpong();
@@ -253,13 +344,16 @@ int main() {
     const Rates r = round_in_child();
     best.hub_nop = std::max(best.hub_nop, r.hub_nop);
     best.raw_nop = std::max(best.raw_nop, r.raw_nop);
+    best.bare_nop = std::max(best.bare_nop, r.bare_nop);
     best.hub_pp = std::max(best.hub_pp, r.hub_pp);
     best.asio_pp = std::max(best.asio_pp, r.asio_pp);
     best.epoll_pp = std::max(best.epoll_pp, r.epoll_pp);
     best.pp_traps_off = std::max(best.pp_traps_off, r.pp_traps_off);
     best.pp_traps_on = std::max(best.pp_traps_on, r.pp_traps_on);
   }
-  std::printf("nops/s: hub %.0f, raw liburing %.0f\n", best.hub_nop, best.raw_nop);
+  std::printf("nops/s: hub %.0f, raw liburing %.0f, raw with one bare context switch per nop %.0f (%.3f of raw: "
+              "the most any fiber per request reaches here)\n",
+              best.hub_nop, best.raw_nop, best.bare_nop, best.bare_nop / best.raw_nop);
   std::printf("ping-pong round trips/s (%d connections, %zu-byte messages): hub %.0f (%s), asio %.0f, epoll %.0f\n",
               kConnections, kMessage, best.hub_pp,
               unclog::run([] { return std::string(unclog::io::backend_name()); }).c_str(), best.asio_pp,
