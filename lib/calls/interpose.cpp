@@ -41,6 +41,17 @@
 #include "watch/config.hpp"
 #include "watch/sampler.hpp"
 
+// glibc's fortified entry points, declared by its headers only when
+// _FORTIFY_SOURCE is on (same types as there).
+extern "C" {
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, struct sockaddr* addr,
+                       socklen_t* len);
+int __poll_chk(struct pollfd* fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd* fds, nfds_t n, const struct timespec* t, const sigset_t* mask, size_t fdslen);
+}
+
 namespace unclog::calls {
 namespace {
 
@@ -392,6 +403,41 @@ int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
 int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   check_fd("connect", fd, 0, true);
   return real_call(UNCLOG_REAL(connect), fd, addr, len);
+}
+
+// --- the same calls as _FORTIFY_SOURCE compiles them ---
+// With a buffer of known size and a length that is not a constant, a
+// fortified build calls these instead, and glibc's versions reach the system
+// call without passing through our read/recv/poll. Judged as the plain call,
+// then glibc's own version (its size check included) runs.
+
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  check_fd("read", fd, n, false);
+  return real_call(UNCLOG_REAL(__read_chk), fd, buf, n, buflen);
+}
+
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+  check_fd("recv", fd, n, false, flags & MSG_DONTWAIT);
+  return real_call(UNCLOG_REAL(__recv_chk), fd, buf, n, buflen, flags);
+}
+
+ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, struct sockaddr* addr,
+                       socklen_t* len) {
+  check_fd("recvfrom", fd, n, false, flags & MSG_DONTWAIT);
+  return real_call(UNCLOG_REAL(__recvfrom_chk), fd, buf, n, buflen, flags, addr, len);
+}
+
+int __poll_chk(struct pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(__poll_chk)(fds, n, timeout, fdslen))
+  check_timeout_ms("poll", timeout);
+  return real_call(UNCLOG_REAL(__poll_chk), fds, n, timeout, fdslen);
+}
+
+int __ppoll_chk(struct pollfd* fds, nfds_t n, const struct timespec* t, const sigset_t* mask, size_t fdslen) {
+  sigset_t scratch;
+  UNCLOG_LOOP_WAIT(true, UNCLOG_REAL(__ppoll_chk)(fds, n, t, trap::deliverable_mask(mask, &scratch), fdslen))
+  check_timeout_ms("ppoll", ms_of(t));
+  return real_call(UNCLOG_REAL(__ppoll_chk), fds, n, t, trap::deliverable_mask(mask, &scratch), fdslen);
 }
 
 // --- blocking only when contended ---

@@ -2,6 +2,8 @@
 // non-blocking ones, unwatched threads and allowed code stay quiet.
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -11,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -214,6 +217,63 @@ TEST_F(Calls, StdStreamsAndFilesAreAllowedUnlessAsked) {
   ::close(fd);
   ::close(saved_stderr);
   ::unlink(path.c_str());
+}
+
+// What -D_FORTIFY_SOURCE makes of read/recv/poll on a buffer of known size
+// (glibc declares these only in fortified builds). With system call traps
+// off (valgrind, ThreadSanitizer, kernels before 5.11) the interposed
+// function is the only thing that sees them.
+extern "C" {
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, sockaddr* addr, socklen_t* len);
+int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(pollfd* fds, nfds_t n, const timespec* t, const sigset_t* mask, size_t fdslen);
+}
+
+TEST_F(Calls, FortifiedCallsAreJudgedAsThePlainOnes) {
+  unclog::set_syscall_detection(false);
+  Pipe p;
+  Pipe quiet(O_NONBLOCK);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ASSERT_EQ(::write(p.w, "x", 1), 1);
+  ASSERT_EQ(::send(sv[1], "yz", 2, 0), 2);
+  char buf[8];
+  pollfd pfd{p.r, POLLIN, 0};
+  const timespec ts{0, 2000000};
+  int line = 0;
+  auto expect_one = [&](const std::string& call, const std::function<void()>& body) {
+    unclog::run(body);
+    auto rs = take();
+    ASSERT_EQ(rs.size(), 1u) << call;
+    EXPECT_EQ(rs[0].line, line) << rs[0].text();
+    EXPECT_THAT(rs[0].call, HasSubstr(call));
+  };
+  expect_one("read(fd " + std::to_string(p.r) + ": pipe, blocking, 1 bytes)", [&] {
+    line = __LINE__; EXPECT_EQ(__read_chk(p.r, buf, 1, sizeof buf), 1);
+  });
+  expect_one("recv(fd " + std::to_string(sv[0]) + ": socket", [&] {
+    line = __LINE__; EXPECT_EQ(__recv_chk(sv[0], buf, 1, sizeof buf, 0), 1);
+  });
+  expect_one("recvfrom(fd " + std::to_string(sv[0]) + ": socket", [&] {
+    line = __LINE__; EXPECT_EQ(__recvfrom_chk(sv[0], buf, 1, sizeof buf, 0, nullptr, nullptr), 1);
+  });
+  expect_one("poll(timeout 2 ms)", [&] {
+    line = __LINE__; EXPECT_EQ(__poll_chk(&pfd, 1, 2, sizeof pfd), 0);
+  });
+  expect_one("ppoll(timeout 2 ms)", [&] {
+    line = __LINE__; EXPECT_EQ(__ppoll_chk(&pfd, 1, &ts, nullptr, sizeof pfd), 0);
+  });
+  // Quiet where the plain calls are: a non-blocking fd, MSG_DONTWAIT, a poll that does not wait.
+  unclog::run([&] {
+    EXPECT_EQ(__read_chk(quiet.r, buf, 1, sizeof buf), -1);
+    EXPECT_EQ(__recv_chk(sv[0], buf, 1, sizeof buf, MSG_DONTWAIT), -1);
+    EXPECT_EQ(__poll_chk(&pfd, 1, 0, sizeof pfd), 0);
+  });
+  EXPECT_TRUE(take().empty());
+  ::close(sv[0]);
+  ::close(sv[1]);
 }
 
 TEST_F(Calls, InterposedCallsKeepLibcSemantics) {
