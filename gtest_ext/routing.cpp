@@ -176,9 +176,18 @@ void ensure_configured() {
 const Flags& active_flags() { return state().flags; }
 
 void add_failure(const BlockingReport& r) {
-  ::testing::internal::AssertHelper(::testing::TestPartResult::kNonFatalFailure,
-                                    r.file.empty() ? nullptr : r.file.c_str(), r.file.empty() ? -1 : r.line,
-                                    r.text().c_str()) = ::testing::Message();
+  // A report with no frame of the user's code (no stack was sampled, or none
+  // with debug information) fails at the running test's definition rather
+  // than at "unknown file", which CI annotations cannot place.
+  const char* file = r.file.empty() ? nullptr : r.file.c_str();
+  int line = r.file.empty() ? -1 : r.line;
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (!file && info && info->file()) {
+    file = info->file();
+    line = info->line();
+  }
+  ::testing::internal::AssertHelper(::testing::TestPartResult::kNonFatalFailure, file, line, r.text().c_str()) =
+      ::testing::Message();
 }
 
 void test_started(const std::string& full_name) {

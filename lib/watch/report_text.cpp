@@ -152,7 +152,7 @@ std::string BlockingReport::text() const {
     out += "\n  in " + short_name(function) + " (no frame of your code with debug information)";
   }
   if (samples.empty()) {
-    out += "\n  (no stack: the sampling signal could not be delivered)";
+    out += "\n  (no stack from inside the step: it was not sampled; a notice above says why, e.g. a debugger is attached)";
   } else {
     append_frames(out, samples.front().frames, file, line);
   }

@@ -15,6 +15,10 @@ namespace unclog::watch {
 inline constexpr const char* kTracerNotice =
     "a debugger or tracer (gdb, strace) is attached, and would stop the program at each trapped call";
 
+inline constexpr const char* kTracerSamplesNotice =
+    "a debugger or tracer is attached: stalls are reported without the stack inside the step (a sampling "
+    "signal would stop the program in the debugger)";
+
 // TracerPid in /proc/self/status is not 0.
 bool tracer_attached() noexcept;
 

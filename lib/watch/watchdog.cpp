@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "notices.hpp"
 #include "report_builder.hpp"
 #include "sampler.hpp"
 #include "schedstat.hpp"
@@ -49,8 +50,20 @@ std::int64_t now_ns() {
   return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-void send_sample_signal(const StepSlot& s) {
-  if (int sig = sampler_signal()) syscall(SYS_tgkill, getpid(), s.tid, sig);
+// A debugger stops the program at each signal it is sent (gdb does at the
+// real-time ones unless told otherwise, and `gdb -batch -ex run` then kills
+// it), so none is sent while a tracer is attached: reports then carry the
+// kernel's wait and the step's place but no stack from inside the step.
+// Signals go only to overrunning steps, so the look at TracerPid is cheap.
+// Returns whether a signal was sent.
+bool send_sample_signal(const StepSlot& s) {
+  const int sig = sampler_signal();
+  if (!sig) return false;
+  if (tracer_attached()) {
+    notice_once(kTracerSamplesNotice);
+    return false;
+  }
+  return syscall(SYS_tgkill, getpid(), s.tid, sig) == 0;
 }
 
 // A sample of step `seq`. Inside a real call the thread takes it itself
@@ -292,8 +305,8 @@ void hang_exit(StepSlot& s) {
   // Ask the stuck thread for a fresh sample (its handler still runs while it
   // sits in a syscall) and give it a moment to write it.
   const std::int32_t before = s.nsamples.load(std::memory_order_acquire);
-  send_sample_signal(s);
-  for (int i = 0; i < 50 && s.nsamples.load(std::memory_order_acquire) == before; ++i) {
+  const bool asked = send_sample_signal(s);
+  for (int i = 0; asked && i < 50 && s.nsamples.load(std::memory_order_acquire) == before; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(4));
   }
   SchedStat end = read_schedstat(s.schedstat_fd);

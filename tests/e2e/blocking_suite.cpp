@@ -111,7 +111,7 @@ TEST(Blocking, Usleep) { EXPECT_NO_BLOCKING(slow_lookup()); }
 
 TEST(Blocking, Clean) { EXPECT_NO_BLOCKING(unclog::sleep_for(80ms)); }
 
-UNCLOG_TEST(Blocking, SpinInUnclogTest) { spin(150ms); }
+UNCLOG_TEST(Blocking, SpinInUnclogTest) { spin(150ms); }  // MARK:spin_test
 
 UNCLOG_TEST(Blocking, CleanUnclogTest) {
   auto h = unclog::spawn([] { unclog::sleep_for(60ms); });

@@ -5,6 +5,7 @@ and environment, and the hang path."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -222,6 +223,43 @@ with tempfile.TemporaryDirectory() as tmp:
     check("hang: XML names the hung test as failed with the report",
           any("hang" in m and f"{FILE}:{MARK['hang']}" in m for m in cases.get("Hang.ReadForever", [])), str(cases))
     check("hang: XML keeps the tests that finished", cases.get("Blocking.Clean") == [], str(cases))
+
+# 4. Under a debugger, as CI scripts run tests to get a backtrace on a crash
+# (gdb -batch -ex run -ex bt): gdb stops at every signal it does not know to
+# pass, and in batch mode a stop ends the run. The run must go to its end:
+# no sampling signal and no trapped call while a tracer is attached, each
+# said once; stalls still fail their tests, at the test when no stack was
+# sampled.
+def run_under_gdb(args, timeout=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNCLOG_", "GTEST_", "GITHUB_"))}
+    p = subprocess.run(["gdb", "-q", "-batch", "-return-child-result", "-ex", "run", "-ex", "bt", "--args", EXE] + args,
+                       capture_output=True, text=True, env=env, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+if not shutil.which("gdb"):
+    check("gdb is installed (scripts/install-deps)", False)
+else:
+    rc, out = run_under_gdb(["--gtest_filter=Blocking.*"])
+    if "ptrace: Operation not permitted" in out or "Could not trace the inferior" in out:
+        print("skip: this machine does not let gdb trace a program:", out.strip().splitlines()[-1])
+    else:
+        check("gdb: the run goes to its end, exit status 1", rc == 1 and "4 tests from 1 test suite ran" in out
+              and "received signal" not in out, f"rc={rc}\n{out}")
+        check("gdb: a blocking call still fails at its line", f"{FILE}:{MARK['usleep']}" in out and "usleep" in out, out)
+        check("gdb: a CPU stall fails at its test, kind cpu, without a stack",
+              re.search(rf"{re.escape(FILE)}:{MARK['spin_test']}: Failure", out) is not None and "cpu" in out
+              and "no stack from inside the step" in out, out)
+        check("gdb: the clean tests pass",
+              "[       OK ] Blocking.Clean " in out and "[       OK ] Blocking.CleanUnclogTest " in out, out)
+        check("gdb: each notice once, and in the summary",
+              out.count("unclog: a debugger or tracer is attached: stalls are reported without the stack") == 1
+              and "unclog: watched less: a debugger or tracer is attached" in out, out)
+        rc, out = run_under_gdb(["--gtest_filter=Hang.*", "--unclog_hang_timeout=1s"])
+        check("gdb: a hang ends the run with its report, not a debugger stop",
+              rc == 1 and re.search(r"^unclog: hang: .*Hang\.ReadForever", out, re.M) is not None
+              and "received signal" not in out,
+              f"rc={rc}\n{out}")
 
 print(f"{len(failures)} check(s) failed" if failures else "all checks passed")
 sys.exit(1 if failures else 0)
