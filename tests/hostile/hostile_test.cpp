@@ -337,6 +337,43 @@ TEST_F(NoEintr, SleepIsSampledAtItsLineWithoutBeingCut) {
   }
 }
 
+// A wait made past our interposed functions and traps (a raw `syscall`
+// instruction, as liburing makes; traps off, as under valgrind or on old
+// kernels) has no CallWindow. The kernel ends these with EINTR when any
+// handler runs, SA_RESTART or not: the watchdog leaves such a thread
+// unsignalled, and the step is still reported, without a stack.
+#if defined(__x86_64__)
+long raw_syscall3(long nr, long a, long b, long c) {
+  long r;
+  asm volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+  return r;
+}
+
+TEST_F(NoEintr, RawSystemCallWaitsAreNotCut) {
+  unclog::set_syscall_detection(false);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  for (int i = 0; i < 3; ++i) {
+    long slept = -1, polled = -1;
+    EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
+                              timespec ts{0, 150'000'000};  // resolution 50 ms: sampled twice at least
+                              slept = raw_syscall3(SYS_nanosleep, reinterpret_cast<long>(&ts), 0, 0);
+                            }),
+                            "blocked");
+    EXPECT_EQ(slept, 0);  // not -EINTR
+    EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
+                              pollfd p{sv[0], POLLIN, 0};
+                              polled = raw_syscall3(SYS_poll, reinterpret_cast<long>(&p), 1, 150);
+                            }),
+                            "blocked");
+    EXPECT_EQ(polled, 0);  // timed out, not -EINTR
+  }
+  unclog::set_syscall_detection(true);
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
+#endif
+
 // Our own first-use work is not billed to the user.
 TEST(OurTimeIsNotTheSteps, PollWithZeroTimeoutIsQuiet) {
   for (int i = 0; i < 20; ++i) {
