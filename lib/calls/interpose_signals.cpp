@@ -15,6 +15,7 @@
 #include "classify.hpp"
 #include "real.hpp"
 #include "trap.hpp"
+#include "watch/sampler.hpp"
 
 using namespace unclog::calls;
 
@@ -44,11 +45,8 @@ sighandler_t set_handler(int sig, sighandler_t handler, int flags) {
   return old.sa_handler;
 }
 
-}  // namespace
-
-extern "C" {
-
-int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+// sigaction as the program asked, SIGSYS and SIGSYS-blocking masks kept ours.
+int install_disposition(int sig, const struct sigaction* act, struct sigaction* old) {
   if (!trap::handler_installed()) return UNCLOG_REAL(sigaction)(sig, act, old);
   if (sig == SIGSYS) return trap::chain_sigsys(act, old);
   // A handler that blocked SIGSYS would be killed by its first trapped call.
@@ -60,8 +58,33 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
   return UNCLOG_REAL(sigaction)(sig, act, old);
 }
 
+}  // namespace
+
+extern "C" {
+
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  // The watchdog's sampling signal is one no handler had when we took it;
+  // the program sees it so: free (SIG_DFL) when it asks, and its own once
+  // it installs a disposition, the sampler moving to another signal.
+  if (sig != 0 && sig == unclog::watch::sampler_signal()) [[unlikely]] {
+    if (act) {
+      unclog::watch::hand_over_sampler_signal(sig);
+      if (install_disposition(sig, act, nullptr) != 0) return -1;
+    }
+    if (old) {
+      *old = {};
+      old->sa_handler = SIG_DFL;
+    }
+    return 0;
+  }
+  return install_disposition(sig, act, old);
+}
+
 sighandler_t signal(int sig, sighandler_t handler) {
-  if (sig == SIGSYS && trap::handler_installed()) return set_handler(sig, handler, SA_RESTART);
+  // glibc's signal() reaches the kernel without passing through our sigaction.
+  if ((sig == SIGSYS && trap::handler_installed()) || (sig != 0 && sig == unclog::watch::sampler_signal())) {
+    return set_handler(sig, handler, SA_RESTART);
+  }
   return UNCLOG_REAL(signal)(sig, handler);
 }
 

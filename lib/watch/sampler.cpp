@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <mutex>
 
+#include "notices.hpp"
+#include "visible_mutex.hpp"
+
 namespace unclog::watch {
 namespace {
 
@@ -100,29 +103,48 @@ __attribute__((noinline)) void take_requested_sample(StepSlot& s, bool in_sigsys
   errno = saved_errno;
 }
 
+// Takes the first real-time signal from `first` on that has no handler,
+// other than `skip`; 0 when there is none.
+int take_free_signal(int first, int skip) noexcept {
+  for (int sig = first; sig <= SIGRTMAX; ++sig) {
+    if (sig == skip) continue;
+    struct sigaction old {};
+    if (sigaction(sig, nullptr, &old) != 0) continue;
+    const bool free = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
+    if (!free) continue;
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sample;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, nullptr) == 0) return sig;
+  }
+  return 0;
+}
+
+constexpr const char* kNoFreeSignal =
+    "every real-time signal has a handler of the program's: stalls are reported without the stack inside the step";
+
 int install_sampler() noexcept {
   static std::once_flag once;
   std::call_once(once, [] {
     std::uintptr_t warm[4];
     capture_stack(warm, 4, false);  // loads and primes the unwinder
-    for (int sig = SIGRTMIN + 2; sig <= SIGRTMAX; ++sig) {
-      struct sigaction old {};
-      if (sigaction(sig, nullptr, &old) != 0) continue;
-      const bool free = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
-      if (!free) continue;
-      struct sigaction sa {};
-      sa.sa_sigaction = on_sample;
-      sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-      sigemptyset(&sa.sa_mask);
-      if (sigaction(sig, &sa, nullptr) == 0) {
-        g_signal.store(sig);
-        return;
-      }
-    }
-    std::fprintf(stderr,
-                 "unclog: every real-time signal already has a handler; blocking reports will carry no stack\n");
+    g_signal.store(take_free_signal(SIGRTMIN + 2, 0));
+    if (!g_signal.load()) notice_once(kNoFreeSignal);
   });
   return g_signal.load();
+}
+
+bool hand_over_sampler_signal(int sig) noexcept {
+  static VisibleMutex mu;  // two threads claiming signals at once move us once each
+  std::lock_guard lk(mu);
+  if (sig == 0 || sig != g_signal.load()) return false;
+  // Ours is left installed until the program's replaces it: a sample in
+  // flight lands in our handler, not in the default action (termination).
+  const int next = take_free_signal(SIGRTMIN + 2, sig);
+  g_signal.store(next);
+  if (!next) notice_once(kNoFreeSignal);
+  return true;
 }
 
 int sampler_signal() noexcept { return g_signal.load(std::memory_order_relaxed); }

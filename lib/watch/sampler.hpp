@@ -20,6 +20,14 @@ namespace unclog::watch {
 int install_sampler() noexcept;
 int sampler_signal() noexcept;
 
+// The program is about to install a disposition for `sig`. When that is our
+// signal, the handler moves to the next free real-time signal (or to none:
+// reports then carry no stack, said once) and the program gets `sig` as if
+// we had never had it. Returns true when `sig` was ours. Any thread; not
+// async-signal-safe. A sample the watchdog was sending at that instant may
+// still reach the program's handler once.
+bool hand_over_sampler_signal(int sig) noexcept;
+
 // Gives the calling thread an alternate signal stack if it has none, and
 // points the handler at `slot`. Call on the slot's own thread.
 void bind_sampler(StepSlot* slot) noexcept;

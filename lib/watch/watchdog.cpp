@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -96,20 +97,45 @@ bool in_unrestartable_wait(pid_t tid) {
   }
 }
 
-// A debugger stops the program at each signal it is sent (gdb does at the
+// What the thread's /proc status says against signalling it: a tracer
+// (a debugger stops the program at each signal it is sent: gdb does at the
 // real-time ones unless told otherwise, and `gdb -batch -ex run` then kills
-// it), so none is sent while a tracer is attached: reports then carry the
-// kernel's wait and the step's place but no stack from inside the step.
-// Signals go only to overrunning steps, so the look at TracerPid is cheap.
-// Returns whether a signal was sent.
+// it), or the signal blocked (it would stay pending, to be taken later by
+// the program's sigwait or signalfd as a signal it never sent).
+struct ThreadStatus {
+  bool traced = false;
+  bool blocks = false;
+};
+
+ThreadStatus thread_status(pid_t tid, int sig) {
+  ThreadStatus st;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return st;
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return st;
+  buf[n] = '\0';
+  if (const char* t = std::strstr(buf, "\nTracerPid:")) st.traced = std::atoi(t + 11) != 0;
+  if (const char* b = std::strstr(buf, "\nSigBlk:")) st.blocks = (std::strtoull(b + 8, nullptr, 16) >> (sig - 1)) & 1;
+  return st;
+}
+
+constexpr const char* kBlockedSamplesNotice =
+    "a watched thread blocks the sampling signal: its stalls are reported without the stack inside the step";
+
+// Signals go only to overrunning steps, so the looks at /proc are cheap.
+// Without a signal the report carries the kernel's wait and the step's
+// place but no stack from inside it. Returns whether a signal was sent.
 bool send_sample_signal(const StepSlot& s) {
   const int sig = sampler_signal();
   if (!sig) return false;
-  if (tracer_attached()) {
-    notice_once(kTracerSamplesNotice);
-    return false;
-  }
-  if (in_unrestartable_wait(s.tid)) return false;
+  const ThreadStatus st = thread_status(s.tid, sig);
+  if (st.traced) notice_once(kTracerSamplesNotice);
+  if (st.blocks) notice_once(kBlockedSamplesNotice);
+  if (st.traced || st.blocks || in_unrestartable_wait(s.tid)) return false;
   return syscall(SYS_tgkill, getpid(), s.tid, sig) == 0;
 }
 

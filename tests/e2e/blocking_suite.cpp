@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -131,10 +132,16 @@ TEST(Death, HubChildDies) {
 
 // A hub on another thread outlives the test: its fibers are named.
 TEST(Leftover, FiberOutlivesTheTest) {
+  static std::atomic<bool> spawned{false};
   std::thread([] {
-    unclog::run([] { unclog::spawn({.name = "straggler"}, [] { unclog::sleep_for(3s); }).detach(); });
+    unclog::run([] {
+      unclog::spawn({.name = "straggler"}, [] { unclog::sleep_for(3s); }).detach();
+      spawned = true;
+    });
   }).detach();
-  std::this_thread::sleep_for(50ms);
+  // Until the straggler exists, not a fixed time: on a loaded machine the
+  // thread's hub once took longer than the 50 ms this waited.
+  while (!spawned) std::this_thread::sleep_for(1ms);
 }
 
 TEST(Hang, ReadForever) {

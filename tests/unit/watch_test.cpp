@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 #include "unclog/hub.hpp"
 #include "unclog/watch.hpp"
 #include "watch/report_builder.hpp"
+#include "watch/sampler.hpp"
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -104,6 +106,67 @@ TEST_F(Watch, CpuSpinIsCpu) {
   EXPECT_EQ(base_name(rs[0].file), "watch_test.cpp") << rs[0].text();
   EXPECT_THAT(rs[0].function, HasSubstr("spin_cpu")) << rs[0].text();
   EXPECT_THAT(rs[0].text(), HasSubstr("cpu"));
+}
+
+// The sampling signal is one no handler had. A program that claims it
+// later gets it, and only its own signals reach its handler; the sampler
+// moves to another free signal and still takes stacks.
+std::atomic<int> g_program_signals{0};
+void program_handler(int) { g_program_signals.fetch_add(1); }
+
+TEST_F(Watch, AProgramThatClaimsTheSamplingSignalGetsItAlone) {
+  unclog::run([] {});  // the sampler is installed
+  const int sig = unclog::watch::sampler_signal();
+  ASSERT_NE(sig, 0);
+  struct sigaction seen {};
+  ASSERT_EQ(sigaction(sig, nullptr, &seen), 0);
+  EXPECT_EQ(seen.sa_handler, SIG_DFL);  // as the program would find it without us
+  struct sigaction mine {};
+  mine.sa_handler = program_handler;
+  sigemptyset(&mine.sa_mask);
+  ASSERT_EQ(sigaction(sig, &mine, &seen), 0);
+  EXPECT_EQ(seen.sa_handler, SIG_DFL);
+  EXPECT_NE(unclog::watch::sampler_signal(), sig);
+  EXPECT_NE(unclog::watch::sampler_signal(), 0);
+  unclog::run([&] { spin_cpu(150ms); });
+  EXPECT_EQ(g_program_signals.load(), 0);
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::cpu) << rs[0].text();
+  EXPECT_THAT(rs[0].function, HasSubstr("spin_cpu")) << rs[0].text();  // sampled through the new signal
+  raise(sig);
+  EXPECT_EQ(g_program_signals.load(), 1);
+  ASSERT_EQ(sigaction(sig, nullptr, &seen), 0);
+  EXPECT_EQ(seen.sa_handler, program_handler);
+  signal(sig, SIG_DFL);
+}
+
+// A thread that blocks the sampling signal is never sent it: the signal
+// would stay pending and reach the program's sigwait (or signalfd) as one
+// it never sent. Its stall is reported all the same, without a stack.
+TEST_F(Watch, AThreadThatBlocksTheSamplingSignalNeverGetsIt) {
+  unclog::run([] {});
+  const int sig = unclog::watch::sampler_signal();
+  ASSERT_NE(sig, 0);
+  sigset_t set, before;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &set, &before), 0);
+  unclog::run([&] { spin_cpu(150ms); });
+  const timespec none{0, 0};
+  siginfo_t info;
+  const int got = sigtimedwait(&set, &info, &none);
+  const int err = errno;
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  EXPECT_EQ(got, -1) << "the program's sigwait got our signal " << got;
+  EXPECT_EQ(err, EAGAIN);
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::cpu) << rs[0].text();
+  EXPECT_THAT(rs[0].text(), HasSubstr("no stack from inside the step"));
+  bool noticed = false;
+  for (const std::string& n : unclog::watch_limitations()) noticed = noticed || n.find("blocks the sampling signal") != std::string::npos;
+  EXPECT_TRUE(noticed);
 }
 
 TEST_F(Watch, BlockingPipeReadIsBlocked) {
