@@ -3,11 +3,12 @@
 GoogleTest, and Boost.Asio with unclog-asio) the ways users do (meson
 dependency and subproject, CMake find_package and pkg_check_modules,
 pkg-config in a shell's $(...), a Makefile's $(shell ...), C++17 and
-C++20), runs each build as CI would (XML output to a long path, a long
---gtest_filter) and checks the outcome: exit status 1, one failure at the
-marked line of the suite with a blocking report, the other tests passed,
-the XML saying the same, and no sign of two GoogleTests (a double free at
-exit). One build runs under AddressSanitizer.
+C++20, g++ and clang++), runs each build as CI would (XML output to a long
+path, a long --gtest_filter) and checks the outcome: exit status 1, one
+failure at the marked line of the suite with a blocking report, the other
+tests passed, the XML saying the same, and no sign of two GoogleTests (a
+double free at exit). One build runs under AddressSanitizer, one under
+valgrind's memcheck.
 
 usage: check_consumers.py SOURCE_ROOT [WORK_DIR]"""
 import glob
@@ -59,7 +60,7 @@ def project_copy(work, name):
     return d
 
 
-def check_run(name, exe, env, failures, source=SUITE):
+def check_run(name, exe, env, failures, source=SUITE, wrapper=()):
     line = blocking_line(source)
     base = re.escape(os.path.basename(source))
     long_dir = os.path.join(os.path.dirname(exe), *(["a-rather-long-directory-name-as-ci-systems-make-them"] * 4))
@@ -67,8 +68,8 @@ def check_run(name, exe, env, failures, source=SUITE):
     # A long filter, as CI splits suites into shards: many patterns, ours among them.
     filt = ":".join([f"SomeOtherSuite{i:03d}.SomeRatherLongTestNameThatMatchesNothing*" for i in range(150)] +
                     ["Consumer.*"])
-    r = subprocess.run([exe, f"--gtest_output=xml:{xml_path}", f"--gtest_filter={filt}"], env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    r = subprocess.run([*wrapper, exe, f"--gtest_output=xml:{xml_path}", f"--gtest_filter={filt}"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
     out = r.stdout + r.stderr
     problems = []
     if r.returncode != 1:
@@ -144,6 +145,14 @@ def main():
         exe = os.path.join(work, name)
         run(["g++", "-std=c++20", SUITE, "-o", exe, rpath] + args, env=env)
         check_run(name, exe, env, failures)
+    # The same program as a user's CI runs it under valgrind's memcheck: the
+    # same verdicts, no memcheck error (exit 9 otherwise).
+    if shutil.which("valgrind"):
+        check_run("gxx-gtest-last-memcheck", os.path.join(work, "gxx-gtest-last"), env, failures,
+                  wrapper=("valgrind", "-q", "--error-exitcode=9", "--errors-for-leak-kinds=none"))
+    else:
+        print("gxx-gtest-last-memcheck: FAILED\n  valgrind is not installed (scripts/install-deps)")
+        failures.append("gxx-gtest-last-memcheck")
 
     # The Asio package and C++17, the documented ways once more: pkg-config
     # through a shell's $(...) and a Makefile's $(shell ...) (flags a shell
@@ -163,6 +172,14 @@ def main():
     d = project_copy(work, "makefile-pkgconfig-cxx17")
     run(["make", "-s", "-C", d, "STD=c++17", f"RPATH={libdir}"], env=env)
     check_run("makefile-pkgconfig-cxx17", os.path.join(d, "consumer"), env, failures)
+
+    # clang, with the flags pkg-config gives (made for g++ when unclog was
+    # built): our headers and glue must compile with it, C++17 and C++20.
+    for std in ("c++17", "c++20"):
+        name = f"makefile-pkgconfig-clang-{std.replace('+', 'x')}"
+        d = project_copy(work, name)
+        run(["make", "-s", "-C", d, "CXX=clang++", f"STD={std}", f"RPATH={libdir}"], env=env)
+        check_run(name, os.path.join(d, "consumer"), env, failures)
 
     d = project_copy(work, "meson-subproject-asio-cxx17")
     os.makedirs(os.path.join(d, "subprojects"))
@@ -191,11 +208,15 @@ def main():
     # our glue must compile against that GoogleTest, never the system's.
     gtest_src = "/usr/src/googletest"
     if os.path.isdir(os.path.join(gtest_src, "googletest")):
-        for order, legacy in (("unclog_first", "ON"), ("gtest_first", "ON"), ("gtest_first", "OFF")):
-            name = f"cmake-fetchcontent-{order}" + ("-no-legacy-api" if legacy == "OFF" else "")
+        # The last one with clang: GoogleTest and our glue both built by it.
+        for order, legacy, cxx in (("unclog_first", "ON", "c++"), ("gtest_first", "ON", "c++"),
+                                   ("gtest_first", "OFF", "c++"), ("gtest_first", "ON", "clang++")):
+            name = (f"cmake-fetchcontent-{order}" + ("-no-legacy-api" if legacy == "OFF" else "")
+                    + ("-clang" if cxx == "clang++" else ""))
             d = project_copy(work, name)
             shutil.copy(os.path.join(HERE, "fetch_project", "CMakeLists.txt"), d)
             run(["cmake", "-S", d, "-B", os.path.join(d, "b"), f"-DORDER={order}", f"-DLEGACY_API={legacy}",
+                 f"-DCMAKE_CXX_COMPILER={cxx}",
                  f"-DFETCHCONTENT_SOURCE_DIR_GOOGLETEST={gtest_src}", "-DFETCHCONTENT_FULLY_DISCONNECTED=ON"],
                 env=env)
             run(["cmake", "--build", os.path.join(d, "b"), "-j2"], env=env)
