@@ -128,14 +128,15 @@ constexpr const char* kBlockedSamplesNotice =
 
 // Signals go only to overrunning steps, so the looks at /proc are cheap.
 // Without a signal the report carries the kernel's wait and the step's
-// place but no stack from inside it. Returns whether a signal was sent.
-bool send_sample_signal(const StepSlot& s) {
+// place but no stack from inside it. A hang's wait may be cut short: the
+// program exits right after. Returns whether a signal was sent.
+bool send_sample_signal(const StepSlot& s, bool hang = false) {
   const int sig = sampler_signal();
   if (!sig) return false;
   const ThreadStatus st = thread_status(s.tid, sig);
   if (st.traced) notice_once(kTracerSamplesNotice);
   if (st.blocks) notice_once(kBlockedSamplesNotice);
-  if (st.traced || st.blocks || in_unrestartable_wait(s.tid)) return false;
+  if (st.traced || st.blocks || (!hang && in_unrestartable_wait(s.tid))) return false;
   return syscall(SYS_tgkill, getpid(), s.tid, sig) == 0;
 }
 
@@ -359,7 +360,7 @@ void hang_exit(StepSlot& s) {
   // Ask the stuck thread for a fresh sample (its handler still runs while it
   // sits in a syscall) and give it a moment to write it.
   const std::int32_t before = s.nsamples.load(std::memory_order_acquire);
-  const bool asked = send_sample_signal(s);
+  const bool asked = send_sample_signal(s, /*hang=*/true);
   for (int i = 0; asked && i < 50 && s.nsamples.load(std::memory_order_acquire) == before; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(4));
   }
