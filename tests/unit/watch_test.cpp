@@ -169,6 +169,36 @@ TEST_F(Watch, AThreadThatBlocksTheSamplingSignalNeverGetsIt) {
   EXPECT_TRUE(noticed);
 }
 
+// A thread with a small alternate signal stack of its own keeps it; the
+// sampler then must not unwind past its end (it overwrote what lay below: a
+// 4 KiB one from malloc ended in "double free or corruption").
+TEST_F(Watch, ASmallAlternateStackOfTheProgramsIsNotOverrun) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan's own signal handling runs on the alternate stack too, past what we leave";
+#endif
+  long frame = sysconf(_SC_MINSIGSTKSZ);  // the kernel's signal frame here
+  if (frame <= 0) frame = 4096;
+  const std::size_t size = (static_cast<std::size_t>(frame) + 1024 + 15) & ~std::size_t{15};
+  constexpr std::size_t kBelow = 16 * 1024;
+  std::vector<unsigned char> memory(kBelow + size, 0xAB);
+  std::thread t([&] {
+    stack_t ss{}, old{};
+    ss.ss_sp = memory.data() + kBelow;
+    ss.ss_size = size;
+    ASSERT_EQ(sigaltstack(&ss, &old), 0);
+    unclog::run([&] { spin_cpu(150ms); });
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+  });
+  t.join();
+  std::size_t overwritten = 0;
+  for (std::size_t i = 0; i < kBelow; ++i) overwritten += memory[i] != 0xAB;
+  EXPECT_EQ(overwritten, 0u) << "bytes below the alternate stack of " << size;
+  auto rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, unclog::StallKind::cpu) << rs[0].text();
+}
+
 TEST_F(Watch, BlockingPipeReadIsBlocked) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
