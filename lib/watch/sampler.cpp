@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstddef>
-#include <cstdio>
 #include <mutex>
 
 #include "notices.hpp"

@@ -3,10 +3,11 @@
 // handler appends the interrupted stack to the thread's slot.
 //
 // The handler is async-signal-safe: it touches only the thread's slot
-// (initial-exec TLS, preallocated), calls clock_gettime and the unwinder
-// (libgcc's _Unwind_Backtrace, lock-free on glibc >= 2.35 through
+// (initial-exec TLS, preallocated), calls sigaltstack, clock_gettime and the
+// unwinder (libgcc's _Unwind_Backtrace, lock-free on glibc >= 2.35 through
 // _dl_find_object; warmed up at install), and preserves errno. It runs on the
-// thread's alternate signal stack (SA_ONSTACK) with SA_RESTART.
+// thread's alternate signal stack (SA_ONSTACK) with SA_RESTART, and unwinds
+// only when 4 KiB of that stack are left.
 #pragma once
 #include <cstdint>
 

@@ -19,6 +19,7 @@
 
 #include "config.hpp"
 #include "notices.hpp"
+#include "proc_thread.hpp"
 #include "report_builder.hpp"
 #include "sampler.hpp"
 #include "schedstat.hpp"
@@ -49,78 +50,6 @@ std::int64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-void read_first_word(const char* path, char* out, std::size_t size) {
-  out[0] = '\0';
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  char buf[256];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return;
-  buf[n] = '\0';
-  // wchan: "anon_pipe_read"; stack: "[<0>] anon_pipe_read+0x366/0x410"
-  const char* p = std::strncmp(buf, "[<", 2) == 0 ? std::strchr(buf, ' ') : buf;
-  if (!p) return;
-  while (*p == ' ') ++p;
-  std::size_t len = std::strcspn(p, "+ \n");
-  len = std::min(len, size - 1);
-  std::memcpy(out, p, len);
-  out[len] = '\0';
-}
-
-// The system calls the kernel ends with EINTR when a handler runs, even one
-// with SA_RESTART (signal(7)). A thread in one of them made it past our
-// interposed functions and traps (a raw `syscall` instruction, as liburing
-// makes, or traps off), so no CallWindow samples it: signalling it would
-// make the user's call fail. It is left alone; the next sample tick tries
-// again, and if the wait lasts the step the report has its kernel wait but
-// no stack.
-bool in_unrestartable_wait(pid_t tid) {
-  char path[64], word[32];
-  std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", static_cast<int>(tid));
-  read_first_word(path, word, sizeof word);  // a number, or "running"
-  char* end = nullptr;
-  const long nr = std::strtol(word, &end, 10);
-  if (end == word) return false;
-  switch (nr) {
-    case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6:
-    case SYS_epoll_wait: case SYS_epoll_pwait: case 441 /* epoll_pwait2 */:
-    case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait:
-    case SYS_io_getevents: case SYS_io_pgetevents: case 426 /* io_uring_enter */:
-    case SYS_semop: case SYS_semtimedop: case SYS_msgrcv: case SYS_msgsnd:
-    case SYS_restart_syscall:  // one of these, resumed after a stop: a handler still ends it
-      return true;
-    default:
-      return false;
-  }
-}
-
-// What the thread's /proc status says against signalling it: a tracer
-// (a debugger stops the program at each signal it is sent: gdb does at the
-// real-time ones unless told otherwise, and `gdb -batch -ex run` then kills
-// it), or the signal blocked (it would stay pending, to be taken later by
-// the program's sigwait or signalfd as a signal it never sent).
-struct ThreadStatus {
-  bool traced = false;
-  bool blocks = false;
-};
-
-ThreadStatus thread_status(pid_t tid, int sig) {
-  ThreadStatus st;
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return st;
-  char buf[4096];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return st;
-  buf[n] = '\0';
-  if (const char* t = std::strstr(buf, "\nTracerPid:")) st.traced = std::atoi(t + 11) != 0;
-  if (const char* b = std::strstr(buf, "\nSigBlk:")) st.blocks = (std::strtoull(b + 8, nullptr, 16) >> (sig - 1)) & 1;
-  return st;
 }
 
 constexpr const char* kBlockedSamplesNotice =
