@@ -105,14 +105,19 @@ TEST_F(Calls, UncontendedMutexIsQuietContendedIsCaught) {
   });
   EXPECT_TRUE(take().empty());
 
-  std::atomic<bool> held{false};
+  std::atomic<bool> held{false}, locking{false};
   std::thread holder([&] {
     std::lock_guard lk(m);
     held = true;
-    std::this_thread::sleep_for(5ms);  // a short wait: call mode catches it anyway
+    // Held until the step is about to lock, then a short while more (call
+    // mode catches a short wait anyway): a fixed 5 ms from the start once
+    // ended before a loaded machine ran the step.
+    while (!locking) std::this_thread::yield();
+    std::this_thread::sleep_for(5ms);
   });
   while (!held) std::this_thread::yield();
   unclog::run([&] {
+    locking = true;
     m.lock();
     m.unlock();
   });
