@@ -145,8 +145,10 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now) {
       // The owner reads `base` only for a step whose base_seq matches, and
       // only after that step ended; this step began after it: no overlap.
       s.seen_seq = seq;
+      // Its wall time is read with its counters, not taken from the tick: a
+      // watchdog preempted in between (a loaded machine) made that gap look
+      // like the step's off-CPU time, and a preempted step a 'cpu' stall.
       s.base = read_schedstat(s.schedstat_fd);
-      s.base.wall_ns = now;
       s.base_seq.store(seq, std::memory_order_release);
       s.hang_handled = false;
       continue;
@@ -160,7 +162,7 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now) {
         // Time spent waiting for a CPU is the machine's fault, not the code's.
         SchedStat cur = read_schedstat(s.schedstat_fd);
         std::int64_t waited = cur.valid && s.base.valid ? cur.wait_ns - s.base.wait_ns : 0;
-        due = report_preempted || elapsed - waited >= resolution;
+        due = report_preempted || (cur.wall_ns - s.base.wall_ns) - waited >= resolution;
       }
       if (due) s.timed_seq.store(seq, std::memory_order_relaxed);
       if (due && !hung && s.target.load(std::memory_order_acquire) == seq) {
