@@ -67,7 +67,10 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
   // the program sees it so: free (SIG_DFL) when it asks, and its own once
   // it installs a disposition, the sampler moving to another signal.
   if (sig != 0 && sig == unclog::watch::sampler_signal()) [[unlikely]] {
-    if (act) {
+    // SIG_DFL is what the program already sees (code that resets every
+    // signal, as before an exec, would otherwise chase us through them all).
+    const bool to_default = act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL;
+    if (act && !to_default) {
       unclog::watch::hand_over_sampler_signal(sig);
       if (install_disposition(sig, act, nullptr) != 0) return -1;
     }

@@ -139,6 +139,15 @@ TEST_F(Watch, AProgramThatClaimsTheSamplingSignalGetsItAlone) {
   ASSERT_EQ(sigaction(sig, nullptr, &seen), 0);
   EXPECT_EQ(seen.sa_handler, program_handler);
   signal(sig, SIG_DFL);
+  // Code that resets signals to their default (as before an exec) leaves the
+  // sampler where it is: SIG_DFL is what the program saw already.
+  const int now_ours = unclog::watch::sampler_signal();
+  for (int s = SIGRTMIN; s <= SIGRTMAX; ++s) signal(s, SIG_DFL);
+  EXPECT_EQ(unclog::watch::sampler_signal(), now_ours);
+  unclog::run([&] { spin_cpu(150ms); });
+  rs = reports.take();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_THAT(rs[0].function, HasSubstr("spin_cpu")) << rs[0].text();
 }
 
 // A thread that blocks the sampling signal is never sent it: the signal
