@@ -14,13 +14,12 @@ namespace unclog::watch {
 // kernel stack line), up to '+', ' ' or a newline; "" when unreadable.
 void read_first_word(const char* path, char* out, std::size_t size) noexcept;
 
-// The thread is in a system call (/proc/self/task/TID/syscall shows its
-// number, not "running"). A thread there got past our interposed functions
-// and traps (a raw `syscall` instruction, as liburing makes, or traps off),
-// so no CallWindow covers it, and a handler running now changes what the
-// call returns: EINTR from the waits the kernel never restarts (poll,
-// epoll_wait, nanosleep, io_uring_enter, ...), a short count from a write
-// or a MSG_WAITALL receive that had moved part of its data.
+// The thread is in a system call the kernel ends with EINTR when any
+// handler runs, SA_RESTART or not (signal(7): poll, epoll_wait, select,
+// nanosleep, io_uring_enter, ..., or restart_syscall, one of those
+// resumed). A thread there got past our interposed functions and traps (a
+// raw `syscall` instruction, as liburing makes, or traps off), so no
+// CallWindow covers it: a sampling signal would make the call fail.
 bool in_system_call(pid_t tid) noexcept;
 
 // What the thread's status says against signalling it: a tracer (a
