@@ -12,7 +12,6 @@
 #include <system_error>
 
 #include "backend.hpp"
-#include "thread_ring.hpp"
 #include "hub/hub.hpp"
 
 namespace unclog::io {
@@ -30,10 +29,8 @@ __kernel_timespec to_timespec(std::int64_t ns) {
 
 class UringBackend final : public Backend {
  public:
-  explicit UringBackend(detail::Hub& hub) : hub_(hub) {
-    if (!take_thread_ring(ring_)) setup();
-  }
-  ~UringBackend() override { keep_thread_ring(ring_, pending_ == 0); }
+  explicit UringBackend(detail::Hub& hub) : hub_(hub) { setup(); }
+  ~UringBackend() override { io_uring_queue_exit(&ring_); }
 
   const char* name() const noexcept override { return "io_uring"; }
 

@@ -30,13 +30,24 @@ void read_first_word(const char* path, char* out, std::size_t size) noexcept {
   out[len] = '\0';
 }
 
-bool in_system_call(pid_t tid) noexcept {
+bool in_unrestartable_wait(pid_t tid) noexcept {
   char path[64], word[32];
   std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", static_cast<int>(tid));
-  read_first_word(path, word, sizeof word);  // a number, "running", or "" when unreadable
+  read_first_word(path, word, sizeof word);  // a number, or "running"
   char* end = nullptr;
-  std::strtol(word, &end, 10);
-  return end != word;
+  const long nr = std::strtol(word, &end, 10);
+  if (end == word) return false;
+  switch (nr) {
+    case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6:
+    case SYS_epoll_wait: case SYS_epoll_pwait: case 441 /* epoll_pwait2 */:
+    case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait:
+    case SYS_io_getevents: case SYS_io_pgetevents: case 426 /* io_uring_enter */:
+    case SYS_semop: case SYS_semtimedop: case SYS_msgrcv: case SYS_msgsnd:
+    case SYS_restart_syscall:  // one of these, resumed after a stop: a handler still ends it
+      return true;
+    default:
+      return false;
+  }
 }
 
 ThreadStatus thread_status(pid_t tid, int sig) noexcept {

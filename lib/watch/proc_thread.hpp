@@ -20,7 +20,7 @@ void read_first_word(const char* path, char* out, std::size_t size) noexcept;
 // resumed). A thread there got past our interposed functions and traps (a
 // raw `syscall` instruction, as liburing makes, or traps off), so no
 // CallWindow covers it: a sampling signal would make the call fail.
-bool in_system_call(pid_t tid) noexcept;
+bool in_unrestartable_wait(pid_t tid) noexcept;
 
 // What the thread's status says against signalling it: a tracer (a
 // debugger stops the program at each signal it is sent: gdb does at the

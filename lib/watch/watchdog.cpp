@@ -65,7 +65,7 @@ bool send_sample_signal(const StepSlot& s, bool hang = false) {
   const ThreadStatus st = thread_status(s.tid, sig);
   if (st.traced) notice_once(kTracerSamplesNotice);
   if (st.blocks) notice_once(kBlockedSamplesNotice);
-  if (st.traced || st.blocks || (!hang && in_system_call(s.tid))) return false;
+  if (st.traced || st.blocks || (!hang && in_unrestartable_wait(s.tid))) return false;
   return syscall(SYS_tgkill, getpid(), s.tid, sig) == 0;
 }
 

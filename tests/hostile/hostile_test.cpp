@@ -28,7 +28,6 @@
 #include <fstream>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "unclog/gtest.hpp"
 
@@ -372,38 +371,6 @@ TEST_F(NoEintr, RawSystemCallWaitsAreNotCut) {
   unclog::set_syscall_detection(true);
   ::close(sv[0]);
   ::close(sv[1]);
-}
-
-// A blocking write that has moved part of its data returns that part when a
-// handler runs, SA_RESTART or not: a signal in the middle of a raw write to
-// a full pipe made it short. Without us it writes everything.
-TEST_F(NoEintr, RawBlockingWriteIsNotShortened) {
-  unclog::set_syscall_detection(false);
-  int p[2];
-  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  const long capacity = fcntl(p[1], F_GETPIPE_SZ);
-  std::vector<char> data(2 * capacity, 'x');
-  std::thread reader([&] {
-    std::this_thread::sleep_for(200ms);  // the write blocks on a full pipe meanwhile
-    std::vector<char> sink(data.size());
-    std::size_t got = 0;
-    while (got < data.size()) {
-      const ssize_t n = ::read(p[0], sink.data(), sink.size());
-      if (n <= 0) break;
-      got += static_cast<std::size_t>(n);
-    }
-  });
-  long wrote = -1;
-  EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
-                            wrote = raw_syscall3(SYS_write, p[1], reinterpret_cast<long>(data.data()),
-                                                 static_cast<long>(data.size()));
-                          }),
-                          "blocked");
-  EXPECT_EQ(wrote, static_cast<long>(data.size()));  // not the part that fit before the signal
-  ::close(p[1]);
-  reader.join();
-  ::close(p[0]);
-  unclog::set_syscall_detection(true);
 }
 #endif
 
