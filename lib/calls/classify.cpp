@@ -2,6 +2,7 @@
 // interposed libc function and a trapped system call are judged alike.
 #include "classify.hpp"
 #include "fd_modes.hpp"
+#include "trap.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,7 @@ namespace unclog::calls {
 __attribute__((tls_model("initial-exec"))) constinit thread_local int t_internal = 0;
 
 void record(watch::StepSlot* s, bool trapped, const char* fmt, ...) noexcept {
+  trap::SignalsHeldUnderTsan held;
   const int saved = errno;
   char what[watch::kCallText];
   va_list ap;
@@ -72,6 +74,7 @@ struct FdInfo {
 
 FdInfo describe_fd(int fd) {
   FdInfo info{"fd", true, false, false};
+  trap::SignalsHeldUnderTsan held;
   // The flags first: a non-blocking fd (every fd of an event loop) needs no
   // fstat, and once seen, no system call at all (fd_modes.hpp).
   if (fd_modes::known_nonblocking(fd)) {

@@ -351,6 +351,24 @@ void bare_handler(int, siginfo_t* si, void* ctx) {
 
 }  // namespace
 
+namespace {
+bool g_tsan = false;
+__attribute__((constructor)) void find_tsan() { g_tsan = dlsym(RTLD_DEFAULT, "__tsan_init") != nullptr; }
+}  // namespace
+
+bool under_tsan() noexcept { return g_tsan; }
+
+SignalsHeldUnderTsan::SignalsHeldUnderTsan() noexcept {
+  if (!g_tsan) [[likely]] return;
+  const std::uint64_t all = ~std::uint64_t{0};
+  held_ = unclog_trap_syscall(SYS_rt_sigprocmask, SIG_BLOCK, reinterpret_cast<long>(&all),
+                              reinterpret_cast<long>(&old_), 8, 0, 0) == 0;
+}
+
+SignalsHeldUnderTsan::~SignalsHeldUnderTsan() {
+  if (held_) unclog_trap_syscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&old_), 0, 8, 0, 0);
+}
+
 bool arm_thread() noexcept {
   if (t_armed) return true;
   if (const char* why = hostile_runtime(); *why) {

@@ -27,6 +27,7 @@
 // Thread-safety: all functions are for the calling thread's own state,
 // except that installing the handler happens once per process.
 #pragma once
+#include <cstdint>
 #include <signal.h>
 
 namespace unclog::calls::trap {
@@ -65,6 +66,30 @@ const sigset_t* deliverable_mask(const sigset_t* mask, sigset_t* scratch) noexce
 // allocation; chaining SIGSYS takes a lock no signal path holds.
 long raw_sigaction(const long args[6]) noexcept;
 long raw_sigprocmask(const long args[6]) noexcept;
+
+// ThreadSanitizer is in the program (decided when libunclog loads).
+bool under_tsan() noexcept;
+
+// ThreadSanitizer runs our interposed functions inside its "blocking call"
+// window (the program's usleep, read, epoll_wait... reach TSan's
+// interceptor first, and its real function is ours), where it runs a
+// signal's handler at once. Our bookkeeping there calls back into TSan
+// (malloc, fstat, the unwinder's pthread_once), and a signal landing inside
+// TSan's runtime then deadlocked it (tests/hostile's TSan consumer: a 1 ms
+// SIGALRM during a usleep's stack capture). Under TSan this holds every
+// signal for its lifetime (two raw rt_sigprocmask calls); elsewhere it does
+// nothing. Any thread; async-signal-safe.
+class SignalsHeldUnderTsan {
+ public:
+  SignalsHeldUnderTsan() noexcept;
+  ~SignalsHeldUnderTsan();
+  SignalsHeldUnderTsan(const SignalsHeldUnderTsan&) = delete;
+  SignalsHeldUnderTsan& operator=(const SignalsHeldUnderTsan&) = delete;
+
+ private:
+  bool held_ = false;
+  std::uint64_t old_ = 0;
+};
 
 // A bare SIGSYS round trip, for the benchmark: installs a minimal handler
 // that only re-issues the call, measures `n` trapped getppid calls on this

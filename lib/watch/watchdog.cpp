@@ -20,6 +20,7 @@
 #include "config.hpp"
 #include "notices.hpp"
 #include "proc_thread.hpp"
+#include "calls/trap.hpp"
 #include "report_builder.hpp"
 #include "sampler.hpp"
 #include "schedstat.hpp"
@@ -52,6 +53,8 @@ std::int64_t now_ns() {
   return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+constexpr const char* kTsanSamplesNotice =
+    "ThreadSanitizer is in the program: stalls are reported without the stack inside the step";
 constexpr const char* kBlockedSamplesNotice =
     "a watched thread blocks the sampling signal: its stalls are reported without the stack inside the step";
 
@@ -62,6 +65,12 @@ constexpr const char* kBlockedSamplesNotice =
 bool send_sample_signal(const StepSlot& s, bool hang = false) {
   const int sig = sampler_signal();
   if (!sig) return false;
+  if (calls::trap::under_tsan()) {
+    // TSan may run a handler inside its own runtime, where ours then
+    // deadlocked it (see SignalsHeldUnderTsan): no signal at all.
+    notice_once(kTsanSamplesNotice);
+    return false;
+  }
   const ThreadStatus st = thread_status(s.tid, sig);
   if (st.traced) notice_once(kTracerSamplesNotice);
   if (st.blocks) notice_once(kBlockedSamplesNotice);
