@@ -62,6 +62,7 @@ ThreadStatus thread_status(pid_t tid, int sig) noexcept {
   if (n <= 0) return st;
   buf[n] = '\0';
   if (const char* t = std::strstr(buf, "\nTracerPid:")) st.traced = std::atoi(t + 11) != 0;
+  if (sig <= 0) return st;
   if (const char* b = std::strstr(buf, "\nSigBlk:")) st.blocks = (std::strtoull(b + 8, nullptr, 16) >> (sig - 1)) & 1;
   return st;
 }

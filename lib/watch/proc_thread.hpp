@@ -26,7 +26,8 @@ bool in_unrestartable_wait(pid_t tid) noexcept;
 // debugger stops the program at each signal it is sent: gdb does at the
 // real-time ones unless told otherwise, and `gdb -batch -ex run` then kills
 // it), or `sig` blocked (it would stay pending, to be taken later by the
-// program's sigwait or signalfd as a signal it never sent).
+// program's sigwait or signalfd as a signal it never sent; not asked when
+// `sig` is 0).
 struct ThreadStatus {
   bool traced = false;
   bool blocks = false;

@@ -152,8 +152,8 @@ std::string BlockingReport::text() const {
     out += "\n  in " + short_name(function) + " (no frame of your code with debug information)";
   }
   if (samples.empty()) {
-    out += "\n  (no stack from inside the step: not sampled, as a signal would have stopped a debugger or cut short a wait "
-           "the kernel does not restart)";
+    out += "\n  (no stack from inside the step: it was not sampled, where a signal would have disturbed it (a debugger, "
+           "the signal blocked or taken, ThreadSanitizer, a wait the kernel does not restart))";
   } else {
     append_frames(out, samples.front().frames, file, line);
   }

@@ -1,14 +1,13 @@
 #include "tracer.hpp"
 
-#include <fcntl.h>
 #include <link.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 
 #include "notices.hpp"
+#include "proc_thread.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -19,17 +18,7 @@ constexpr std::int64_t kLookEveryNs = 200'000'000;
 
 }  // namespace
 
-bool tracer_attached() noexcept {
-  const int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[4096];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  const char* t = std::strstr(buf, "TracerPid:");
-  return t && std::atoi(t + 10) != 0;
-}
+bool tracer_attached() noexcept { return thread_status(static_cast<pid_t>(getpid()), 0).traced; }
 
 bool traps_withdrawn() noexcept { return g_withdrawn.load(std::memory_order_relaxed); }
 

@@ -19,7 +19,7 @@ inline constexpr const char* kTracerSamplesNotice =
     "a debugger or tracer is attached: stalls are reported without the stack inside the step (a sampling "
     "signal would stop the program in the debugger)";
 
-// TracerPid in /proc/self/status is not 0.
+// TracerPid in the main thread's /proc status is not 0.
 bool tracer_attached() noexcept;
 
 // Valgrind runs the program (it preloads its vgpreload_*.so into every
