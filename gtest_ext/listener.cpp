@@ -157,4 +157,10 @@ void init(int* argc, char** argv) {
   ::testing::UnitTest::GetInstance()->listeners().Append(new Listener);
 }
 
+int main_body(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  init(&argc, argv);
+  return RUN_ALL_TESTS();
+}
+
 }  // namespace unclog::gtest

@@ -36,6 +36,9 @@ void init(int* argc, char** argv);
 // The text of our flags, for --help.
 const char* flags_help() noexcept;
 
+// What unclog-gtest-main's main does: InitGoogleTest, init, RUN_ALL_TESTS.
+int main_body(int argc, char** argv);
+
 }  // namespace unclog::gtest
 
 namespace unclog::gtest_internal {

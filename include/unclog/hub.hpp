@@ -58,7 +58,7 @@ class JoinHandle {
   // or rethrows its exception. The handle is empty afterwards. Throws
   // std::logic_error on an empty handle or outside a fiber of this hub.
   R join() {
-    if (!f_) throw std::logic_error("unclog: join() on an empty JoinHandle");
+    if (!f_) detail::throw_empty_join();
     struct Owned {
       detail::Fiber* f;
       ~Owned() { detail::release(f); }

@@ -268,7 +268,7 @@ void forward(int sig, siginfo_t* si, void* ctx) {
 void on_sigsys(int sig, siginfo_t* si, void* ctx) {
   const std::uint8_t selector = watch::t_trap_selector;
   watch::t_trap_selector = 0;  // our calls, and handlers that nest here, go through
-  const int saved_errno = errno;
+  int saved_errno = errno;
   auto* uc = static_cast<ucontext_t*>(ctx);
   greg_t* g = uc->uc_mcontext.gregs;
   const long nr = si->si_syscall;
@@ -298,7 +298,12 @@ void on_sigsys(int sig, siginfo_t* si, void* ctx) {
         long pair[2];
         strip_call_mask(nr, b, &mask, pair);
         watch::CallWindow window;
+        // A handler of the program's that runs during the call (a raise()
+        // to this thread) may set errno: keep what it leaves, as the
+        // system call alone would (our bookkeeping's is not kept).
+        errno = saved_errno;
         g[REG_RAX] = reissue(nr, b);
+        saved_errno = errno;
         window.close(/*in_sigsys=*/true);
         fd_modes::note_syscall(nr, a, g[REG_RAX]);
         break;

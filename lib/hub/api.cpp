@@ -16,6 +16,8 @@ Hub& require_hub(const char* what) {
 
 }  // namespace
 
+void throw_empty_join() { throw std::logic_error("unclog: join() on an empty JoinHandle"); }
+
 void run_root(Task& root, const SpawnOptions& options) {
   if (Hub::current()) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
   Hub hub;

@@ -110,7 +110,7 @@ Hub::Hub() : backend_(io::make_backend(*this)), slot_(watch::slot_for_new_hub())
     slot_->label_of.store(
         [](const void* hub) -> const char* {
           // Called by the watchdog only while this hub's step is stuck.
-          const Fiber* f = static_cast<const Hub*>(hub)->running_;
+          const Fiber* f = static_cast<const Hub*>(hub)->running_.load(std::memory_order_acquire);
           return f ? f->name.c_str() : "hub";
         },
         std::memory_order_release);
@@ -260,7 +260,7 @@ void Hub::run(Task& root, const SpawnOptions& options) {
 void Hub::fiber_entry() {
   fiber::on_first_entry();
   Hub* hub = Hub::t_current_;
-  Fiber* f = hub->running_;
+  Fiber* f = hub->running();
   try {
     f->task->run();
   } catch (...) {
@@ -292,7 +292,7 @@ void Hub::finish(Fiber* f) {
     if (f->all_prev) f->all_prev->all_next = f->all_next; else all_head_ = f->all_next;
     if (f->all_next) f->all_next->all_prev = f->all_prev;
   }
-  running_ = nullptr;
+  running_.store(nullptr, std::memory_order_release);
   fiber::exit_to(loop_ctx_, loop_target_);
 }
 
@@ -366,7 +366,7 @@ std::uint64_t Hub::end_step() noexcept {
 }
 
 void Hub::begin_step(Fiber* f, std::uint64_t step) noexcept {
-  running_ = f;
+  running_.store(f, std::memory_order_release);
   if (tracing_) [[unlikely]] {
     step_begin_ns_ = watch::trace::now_ns();
     watch::trace::t_track = f->track;
@@ -421,7 +421,7 @@ void Hub::switch_out_slow(Fiber* self) {
   }
   marks_->seq.store(s + 1, std::memory_order_release);
   if (checked) report_later(s, self);  // built on the loop's stack, not this fiber's
-  running_ = nullptr;
+  running_.store(nullptr, std::memory_order_release);
   fiber::switch_to(&self->ctx, loop_ctx_, loop_target_);
 }
 
@@ -438,7 +438,7 @@ void Hub::close_open_pass() noexcept {
 }
 
 bool Hub::park_until(std::int64_t deadline_ns) {
-  Fiber* self = running_;
+  Fiber* self = running();
   if (self->cancel_requested) return false;
   self->timer_fired = false;
   if (deadline_ns >= 0) timers_.add(deadline_ns, self);
@@ -454,7 +454,7 @@ bool Hub::park_until(std::int64_t deadline_ns) {
 }
 
 void Hub::join(Fiber* f) {
-  Fiber* self = running_;
+  Fiber* self = running();
   if (f == self) throw std::logic_error("unclog: a fiber cannot join itself");
   if (f->state != FiberState::done) {
     if (f->joiner) throw std::logic_error("unclog: fiber \"" + f->name + "\" is already being joined");

@@ -53,16 +53,16 @@ class Hub {
   void run(Task& root, const SpawnOptions& options);
 
   Fiber* spawn(std::unique_ptr<Task> task, const SpawnOptions& options);
-  Fiber* running() const noexcept { return running_; }
+  Fiber* running() const noexcept { return running_.load(std::memory_order_relaxed); }
 
   // Inline, as is the switch's fast path: a green wait is one call from the
   // code that waits to the context switch.
   void yield() {
-    ready_.push(running_);  // its state is still `ready` (see FiberState)
+    ready_.push(running());  // its state is still `ready` (see FiberState)
     switch_out();
   }
   void park() {                       // the running fiber waits for unpark()
-    running_->state = FiberState::parked;
+    running()->state = FiberState::parked;
     if (open_pass_) [[unlikely]] close_open_pass();
     switch_out();
   }
@@ -87,11 +87,11 @@ class Hub {
   void loop();
   // From the running fiber to what runs next.
   void switch_out() {
-    Fiber* self = running_;
+    Fiber* self = running();
     if (watch::step_switch(*marks_)) [[likely]] {  // the pass goes on, nothing to check
       Fiber* next = ready_.pop();
       prefetch_next_stack();
-      running_ = next;
+      running_.store(next, std::memory_order_release);
       if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
       return;
     }
@@ -123,7 +123,9 @@ class Hub {
   std::unique_ptr<io::Backend> backend_;
   fiber::Context loop_ctx_ = nullptr;
   fiber::Target loop_target_;          // the thread's own stack
-  Fiber* running_ = nullptr;
+  // Release stores (plain moves on x86): the watchdog names a hung step by
+  // it, and reads the fiber's name after an acquire load of it.
+  std::atomic<Fiber*> running_{nullptr};
   friend std::vector<std::string> live_fibers_since(std::uint64_t);
   std::uint64_t generation_ = 0;       // order of start among hubs
   std::mutex all_mu_;                  // all_head_'s links, read by other threads

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "calls/calls.hpp"
+#include "io/own_fd.hpp"
 #include "hub.hpp"
 #include "unclog/hub.hpp"
 #include "unclog/io.hpp"
@@ -116,11 +117,13 @@ class Pool {
 
 }  // namespace
 
+void throw_offload_error(int err) { throw std::system_error(err, std::generic_category(), "unclog::offload"); }
+
 int offload_wait(const std::shared_ptr<OffloadJob>& job, std::int64_t timeout_ns) {
   Fiber* self = current_fiber();
   {
     calls::InternalScope internal;  // our eventfd is not the user's call
-    job->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    job->wake_fd = io::keep_fd_high(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   }
   if (job->wake_fd < 0) return errno;
   {

@@ -49,7 +49,18 @@ std::unique_ptr<Backend> make_backend(detail::Hub& hub) {
   try {
     return make_uring_backend(hub);
   } catch (const std::system_error& e) {
-    if (!is_refusal(e.code().value())) throw;
+    const int err = e.code().value();
+    if (err == EMFILE || err == ENFILE) {
+      // The program is at its fd limit: this hub takes the epoll backend,
+      // whose one fd may still fit; later hubs try io_uring again.
+      static std::atomic<bool> said{false};
+      if (!said.exchange(true)) {
+        std::fprintf(stderr, "unclog: no file descriptor left for an io_uring (%s); this hub uses epoll\n",
+                     std::strerror(err));
+      }
+      return make_epoll_backend(hub);
+    }
+    if (!is_refusal(err)) throw;
     if (!g_uring_refused.exchange(true)) {
       std::fprintf(stderr, "unclog: io_uring is refused here (%s); using the epoll backend\n",
                    std::strerror(e.code().value()));

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "backend.hpp"
+#include "own_fd.hpp"
 #include "calls/calls.hpp"
 #include "hub/hub.hpp"
 #include "unclog/hub.hpp"
@@ -28,8 +29,13 @@ namespace {
 
 class EpollBackend final : public Backend {
  public:
-  explicit EpollBackend(detail::Hub& hub) : hub_(hub), epfd_(epoll_create1(EPOLL_CLOEXEC)) {
-    if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "unclog: epoll_create1 failed");
+  explicit EpollBackend(detail::Hub& hub) : hub_(hub), epfd_(keep_fd_high(epoll_create1(EPOLL_CLOEXEC))) {
+    if (epfd_ < 0) {
+      throw std::system_error(errno, std::generic_category(),
+                              errno == EMFILE || errno == ENFILE
+                                  ? "unclog: no file descriptor left for the hub's epoll (raise ulimit -n)"
+                                  : "unclog: epoll_create1 failed");
+    }
   }
   ~EpollBackend() override { ::close(epfd_); }
 

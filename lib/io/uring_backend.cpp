@@ -13,6 +13,8 @@
 
 #include "backend.hpp"
 #include "hub/hub.hpp"
+#include "own_fd.hpp"
+#include "thread_ring.hpp"
 
 namespace unclog::io {
 namespace {
@@ -29,8 +31,10 @@ __kernel_timespec to_timespec(std::int64_t ns) {
 
 class UringBackend final : public Backend {
  public:
-  explicit UringBackend(detail::Hub& hub) : hub_(hub) { setup(); }
-  ~UringBackend() override { io_uring_queue_exit(&ring_); }
+  explicit UringBackend(detail::Hub& hub) : hub_(hub) {
+    if (!take_thread_ring(ring_)) setup();
+  }
+  ~UringBackend() override { keep_thread_ring(ring_, pending_ == 0); }
 
   const char* name() const noexcept override { return "io_uring"; }
 
@@ -96,6 +100,10 @@ class UringBackend final : public Backend {
       const int err = -r;
       std::string why;
       switch (err) {
+        case EMFILE: case ENFILE:
+          // Not a refusal: backend_select falls back to epoll, which may
+          // find the one fd it needs.
+          throw std::system_error(err, std::generic_category(), "unclog: no file descriptor left for an io_uring");
         case EPERM: why = "refused by the system (seccomp profile, e.g. Docker's default, or kernel.io_uring_disabled=2)"; break;
         case ENOSYS: why = "not available in this kernel"; break;
         case ENOMEM: why = "no locked memory left (raise ulimit -l)"; break;
@@ -106,6 +114,9 @@ class UringBackend final : public Backend {
                                   "; allow io_uring (sysctl kernel.io_uring_disabled=0, or a seccomp profile that "
                                   "permits io_uring_setup), or set UNCLOG_BACKEND=epoll");
     }
+    // Ours, not the program's: above the numbers it gets (tests that count
+    // or reuse low fds, a closed stdin that would become our ring).
+    ring_.ring_fd = ring_.enter_ring_fd = keep_fd_high(ring_.ring_fd);
   }
 
   // `needed` free SQEs in a row, submitting what is queued when the ring is

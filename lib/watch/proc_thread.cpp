@@ -1,6 +1,8 @@
 #include "proc_thread.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,13 +32,45 @@ void read_first_word(const char* path, char* out, std::size_t size) noexcept {
   out[len] = '\0';
 }
 
+namespace {
+
+// A read or write on a socket with a receive or send timeout is never
+// restarted after a handler, whatever SA_RESTART says (signal(7)). The fd
+// is the process's, so it can be asked from here; a number reused in the
+// meantime only costs a sample.
+bool socket_call_with_timeout(long nr, int fd) noexcept {
+  int opt;
+  switch (nr) {
+    case SYS_read: case SYS_readv: case SYS_recvfrom: case SYS_recvmsg: case SYS_recvmmsg:
+      opt = SO_RCVTIMEO;
+      break;
+    case SYS_write: case SYS_writev: case SYS_sendto: case SYS_sendmsg: case SYS_sendmmsg:
+      opt = SO_SNDTIMEO;
+      break;
+    default:
+      return false;
+  }
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  if (fd < 0 || ::getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0) return false;  // not a socket
+  return tv.tv_sec != 0 || tv.tv_usec != 0;
+}
+
+}  // namespace
+
 bool in_unrestartable_wait(pid_t tid) noexcept {
-  char path[64], word[32];
+  char path[64], line[256];
   std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", static_cast<int>(tid));
-  read_first_word(path, word, sizeof word);  // a number, or "running"
+  // "NR ARG1 ARG2 ... SP PC" (arguments in hex), or "running"
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ssize_t n = ::read(fd, line, sizeof line - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  line[n] = '\0';
   char* end = nullptr;
-  const long nr = std::strtol(word, &end, 10);
-  if (end == word) return false;
+  const long nr = std::strtol(line, &end, 10);
+  if (end == line) return false;
   switch (nr) {
     case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6:
     case SYS_epoll_wait: case SYS_epoll_pwait: case 441 /* epoll_pwait2 */:
@@ -46,7 +80,7 @@ bool in_unrestartable_wait(pid_t tid) noexcept {
     case SYS_restart_syscall:  // one of these, resumed after a stop: a handler still ends it
       return true;
     default:
-      return false;
+      return socket_call_with_timeout(nr, static_cast<int>(std::strtol(end, nullptr, 16)));
   }
 }
 

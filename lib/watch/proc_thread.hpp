@@ -17,7 +17,8 @@ void read_first_word(const char* path, char* out, std::size_t size) noexcept;
 // The thread is in a system call the kernel ends with EINTR when any
 // handler runs, SA_RESTART or not (signal(7): poll, epoll_wait, select,
 // nanosleep, io_uring_enter, ..., or restart_syscall, one of those
-// resumed). A thread there got past our interposed functions and traps (a
+// resumed), or a read or write on a socket with SO_RCVTIMEO or SO_SNDTIMEO
+// set, which signal(7) never restarts either. A thread there got past our interposed functions and traps (a
 // raw `syscall` instruction, as liburing makes, or traps off), so no
 // CallWindow covers it: a sampling signal would make the call fail.
 bool in_unrestartable_wait(pid_t tid) noexcept;

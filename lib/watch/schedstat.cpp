@@ -1,5 +1,7 @@
 #include "schedstat.hpp"
 
+#include "io/own_fd.hpp"
+
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,7 +14,7 @@ namespace unclog::watch {
 int open_schedstat(pid_t tid) noexcept {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", static_cast<int>(tid));
-  return ::open(path, O_RDONLY | O_CLOEXEC);
+  return io::keep_fd_high(::open(path, O_RDONLY | O_CLOEXEC));
 }
 
 SchedStat read_schedstat(int fd) noexcept {

@@ -57,6 +57,7 @@ def project_copy(work, name):
     shutil.copytree(os.path.join(HERE, "project"), d)
     shutil.copy(SUITE, d)
     shutil.copy(ASIO_SUITE, d)
+    shutil.copy(os.path.join(HERE, "own_main.cpp"), d)
     return d
 
 
@@ -102,6 +103,72 @@ def check_run(name, exe, env, failures, source=SUITE, wrapper=()):
         failures.append(name)
 
 
+def check_cmake_extras(d, env, failures):
+    """The find_package project's other targets: one with its own main (which
+    must win over unclog::gtest_main's), one built with -fno-exceptions
+    -fno-rtti; and our glue compiled once for all of them, not per target."""
+    r = subprocess.run([os.path.join(d, "b", "own_main")], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300)
+    problems = []
+    if r.returncode != 0 or "OWN-MAIN-RAN" not in r.stdout or "[  PASSED  ] 1 test" not in r.stdout:
+        problems.append(f"own_main: exit {r.returncode}, its main or its test did not run:\n{r.stdout}")
+    with open(os.path.join(d, "b", "compile_commands.json")) as f:
+        glue = [c["file"] for c in json.load(f) if "unclog_gtest" in c["file"] or "unclog/gtest/" in c["file"]]
+    if len(glue) != 2:
+        problems.append(f"the glue is compiled {len(glue)} times, expected 2 (one unity file and main): {glue}")
+    print(f"cmake-find_package-extras: {'ok' if not problems else 'FAILED'}", flush=True)
+    for p in problems:
+        print(f"  {p}")
+    if problems:
+        failures.append("cmake-find_package-extras")
+    check_run("cmake-find_package-no-exceptions", os.path.join(d, "b", "no_exceptions"), env, failures)
+
+
+BUILD_TIME_CMAKE = """cmake_minimum_required(VERSION 3.16)
+project(build_time CXX)
+set(CMAKE_CXX_STANDARD 17)
+# Test builds carry debug information (our package adds -g, for file:line
+# in reports): both sides are built so, to compare like with like.
+set(CMAKE_BUILD_TYPE Debug)
+find_package(GTest REQUIRED)
+if(MAIN STREQUAL "unclog")
+  find_package(unclog 0.1 CONFIG REQUIRED)
+  set(main_target unclog::gtest_main)
+else()
+  set(main_target GTest::gtest_main)
+endif()
+foreach(i RANGE 9)
+  add_executable(t${i} t${i}.cpp)
+  target_link_libraries(t${i} PRIVATE GTest::gtest ${main_target})
+endforeach()
+"""
+
+
+def build_time_ratio(work, env):
+    """A suite of 10 test programs built once with GoogleTest's main and once
+    with ours (-j2, from clean): prints the ratio of the wall times. Not
+    asserted (a loaded machine moves it); docs/PERFORMANCE.md records it."""
+    import time
+    times = {}
+    for main_kind in ("gtest", "unclog"):
+        d = os.path.join(work, f"build-time-{main_kind}")
+        os.makedirs(d)
+        with open(os.path.join(d, "CMakeLists.txt"), "w") as f:
+            f.write(BUILD_TIME_CMAKE)
+        for i in range(10):
+            with open(os.path.join(d, f"t{i}.cpp"), "w") as f:
+                f.write("#include <gtest/gtest.h>\n#include <string>\n" +
+                        "".join(f"TEST(T{i}, Case{j}) {{ EXPECT_EQ(std::to_string({j}), \"{j}\"); }}\n"
+                                for j in range(5)))
+        run(["cmake", "-S", d, "-B", os.path.join(d, "b"), f"-DMAIN={main_kind}"], env=env)
+        start = time.monotonic()
+        run(["cmake", "--build", os.path.join(d, "b"), "-j2"], env=env)
+        times[main_kind] = time.monotonic() - start
+    print(f"ratio build_time_unclog_vs_gtest {times['unclog'] / times['gtest']:.3f} "
+          f"(10 test programs, -j2: GoogleTest's main {times['gtest']:.1f} s, unclog's {times['unclog']:.1f} s)",
+          flush=True)
+
+
 def main():
     src = os.path.abspath(sys.argv[1])
     work = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="unclog-consumers-")
@@ -133,6 +200,8 @@ def main():
         run(["cmake", "-S", d, "-B", os.path.join(d, "b"), f"-DVIA={via}"], env=env)
         run(["cmake", "--build", os.path.join(d, "b")], env=env)
         check_run(f"cmake-{via}", os.path.join(d, "b", "consumer"), env, failures)
+        if via == "find_package":
+            check_cmake_extras(d, env, failures)
 
     # g++ and pkg-config, the user's gtest first and last; the first under ASan.
     flags = run(["pkg-config", "--cflags", "--libs", "unclog-gtest-main"], env=env).split()
@@ -172,6 +241,10 @@ def main():
     d = project_copy(work, "makefile-pkgconfig-cxx17")
     run(["make", "-s", "-C", d, "STD=c++17", f"RPATH={libdir}"], env=env)
     check_run("makefile-pkgconfig-cxx17", os.path.join(d, "consumer"), env, failures)
+
+    d = project_copy(work, "makefile-pkgconfig-no-exceptions")
+    run(["make", "-s", "-C", d, "EXTRA=-fno-exceptions -fno-rtti", f"RPATH={libdir}"], env=env)
+    check_run("makefile-pkgconfig-no-exceptions", os.path.join(d, "consumer"), env, failures)
 
     # clang, with the flags pkg-config gives (made for g++ when unclog was
     # built): our headers and glue must compile with it, C++17 and C++20.
@@ -222,7 +295,7 @@ def main():
             run(["cmake", "--build", os.path.join(d, "b"), "-j2"], env=env)
             with open(os.path.join(d, "b", "compile_commands.json")) as f:
                 commands = json.load(f)
-            glue = [c for c in commands if "unclog/gtest/" in c["file"]]
+            glue = [c for c in commands if "unclog/gtest/" in c["file"] or "unclog_gtest" in c["file"]]
             fetched = os.path.join(gtest_src, "googletest", "include")
             if not glue or not all(fetched in c["command"] for c in glue):
                 print(f"{name}: FAILED\n  our glue was not compiled against the fetched GoogleTest:\n{glue}")
@@ -230,6 +303,8 @@ def main():
             check_run(name, os.path.join(d, "b", "consumer"), env, failures)
     else:
         print(f"cmake-fetchcontent: skipped ({gtest_src} has no GoogleTest sources: apt-get install googletest)")
+
+    build_time_ratio(work, env)
 
     if failures:
         raise SystemExit(f"consumers failed: {', '.join(failures)}")

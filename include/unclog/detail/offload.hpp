@@ -30,14 +30,21 @@ template <class F, class R>
 struct OffloadOf final : OffloadJob {
   explicit OffloadOf(F&& fn) : f(std::move(fn)) {}
   void call() noexcept override {
+#if defined(__cpp_exceptions)
     try {
-      if constexpr (std::is_void_v<R>) {
-        f();
-      } else {
-        result.emplace(f());
-      }
+      invoke();
     } catch (...) {
       error = std::current_exception();
+    }
+#else
+    invoke();  // a -fno-exceptions translation unit: nothing can escape f
+#endif
+  }
+  void invoke() {
+    if constexpr (std::is_void_v<R>) {
+      f();
+    } else {
+      result.emplace(f());
     }
   }
   R take() {
@@ -54,14 +61,16 @@ struct OffloadOf final : OffloadJob {
 // timeout_ns < 0: none. Must be called in a fiber.
 int offload_wait(const std::shared_ptr<OffloadJob>& job, std::int64_t timeout_ns);
 
+// Throws std::system_error(err) for a wait that did not end with the job
+// done. Out of line so that -fno-exceptions users can include this header.
+[[noreturn]] void throw_offload_error(int err);
+
 template <class F>
 auto offload_with(std::int64_t timeout_ns, F&& f) {
   using Fn = std::decay_t<F>;
   using R = std::decay_t<std::invoke_result_t<Fn&>>;
   auto job = std::make_shared<OffloadOf<Fn, R>>(Fn(std::forward<F>(f)));
-  if (const int err = offload_wait(job, timeout_ns)) {
-    throw std::system_error(err, std::generic_category(), "unclog::offload");
-  }
+  if (const int err = offload_wait(job, timeout_ns)) throw_offload_error(err);
   return job->take();
 }
 

@@ -55,6 +55,11 @@ void cancel(Fiber* f) noexcept;
 bool finished(Fiber* f) noexcept;
 void release(Fiber* f) noexcept;  // drops the caller's reference
 
+// Throws std::logic_error for join() on an empty handle. Out of line, as
+// every throw reachable from our headers is: a user's -fno-exceptions
+// translation unit must compile them.
+[[noreturn]] void throw_empty_join();
+
 // For synchronisation primitives (lib/sync) on the current hub.
 Fiber* current_fiber() noexcept;  // nullptr outside a fiber
 void park();                      // suspend the current fiber until unpark()
