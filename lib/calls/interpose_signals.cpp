@@ -13,6 +13,8 @@
 #include <ucontext.h>
 
 #include "classify.hpp"
+#include "fiber/alt_stack.hpp"
+#include "hub/overflow.hpp"
 #include "real.hpp"
 #include "trap.hpp"
 #include "watch/sampler.hpp"
@@ -80,12 +82,16 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
     }
     return 0;
   }
+  if ((sig == SIGSEGV || sig == SIGBUS) && unclog::detail::overflow_handler_installed()) {
+    return unclog::detail::program_fault_action(sig, act, old);
+  }
   return install_disposition(sig, act, old);
 }
 
 sighandler_t signal(int sig, sighandler_t handler) {
   // glibc's signal() reaches the kernel without passing through our sigaction.
-  if ((sig == SIGSYS && trap::handler_installed()) || (sig != 0 && sig == unclog::watch::sampler_signal())) {
+  if ((sig == SIGSYS && trap::handler_installed()) || (sig != 0 && sig == unclog::watch::sampler_signal()) ||
+      ((sig == SIGSEGV || sig == SIGBUS) && unclog::detail::overflow_handler_installed())) {
     return set_handler(sig, handler, SA_RESTART);
   }
   return UNCLOG_REAL(signal)(sig, handler);
@@ -105,6 +111,10 @@ int siginterrupt(int sig, int interrupt) {
   if (interrupt) act.sa_flags &= ~SA_RESTART; else act.sa_flags |= SA_RESTART;
   return sigaction(sig, &act, nullptr);
 }
+
+// Alternate stacks: ours reads as none, the program's replaces it
+// (fiber/alt_stack.hpp).
+int sigaltstack(const stack_t* ss, stack_t* old) { return unclog::fiber::program_sigaltstack(ss, old); }
 
 int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   sigset_t scratch;

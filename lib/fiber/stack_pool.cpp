@@ -113,7 +113,10 @@ void StackPool::release(Stack s) {
   if (!s) return;
   if (free_.size() < stack_pool_size()) {
     // Keep the mapping and its touched pages: a reused stack costs no syscall
-    // and no page faults. The pool is small, so this memory is bounded.
+    // and no page faults. The pool is small, so this memory is bounded; a
+    // big stack (a root fiber's, thread-sized) gives its pages back, as a
+    // deep recursion may have touched megabytes of it.
+    if (s.usable > (1u << 20)) madvise(static_cast<char*>(s.base) + s.guard_size(), s.usable, MADV_DONTNEED);
     free_.push_back(s);
   } else {
     unmap(s);

@@ -1,4 +1,7 @@
 // The public hub API and the detail:: entry points behind the templates.
+#include <pthread.h>
+
+#include <algorithm>
 #include <thread>
 
 #include "hub.hpp"
@@ -18,10 +21,33 @@ Hub& require_hub(const char* what) {
 
 void throw_empty_join() { throw std::logic_error("unclog: join() on an empty JoinHandle"); }
 
+// The root fiber runs code that ran on the thread's own stack before it was
+// watched (a test body, a statement): it gets that stack's size, reserved
+// and touched page by page, so a recursion that fits without us fits here.
+std::size_t thread_stack_size() {
+  static thread_local std::size_t size = [] {
+    std::size_t n = 8u << 20;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      std::size_t got = 0;
+      if (pthread_attr_getstacksize(&attr, &got) == 0 && got > 0) n = got;
+      pthread_attr_destroy(&attr);
+    }
+    return std::clamp<std::size_t>(n, default_stack_size(), 64u << 20);
+  }();
+  return size;
+}
+
 void run_root(Task& root, const SpawnOptions& options) {
   if (Hub::current()) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
   Hub hub;
-  hub.run(root, options);
+  if (options.stack_size == 0) {
+    SpawnOptions sized = options;
+    sized.stack_size = thread_stack_size();
+    hub.run(root, sized);
+  } else {
+    hub.run(root, options);
+  }
 }
 
 Fiber* spawn_task(std::unique_ptr<Task> task, const SpawnOptions& options) {

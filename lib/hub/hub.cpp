@@ -1,5 +1,7 @@
 #include "hub.hpp"
 
+#include <cxxabi.h>
+
 #include <time.h>
 
 #include <cstdio>
@@ -263,10 +265,28 @@ void Hub::fiber_entry() {
   Fiber* f = hub->running();
   try {
     f->task->run();
+  } catch (abi::__forced_unwind&) {
+    // pthread_cancel or pthread_exit in the fiber: the thread is ending.
+    // The unwind must go on (swallowing it aborts the process); past this
+    // fiber's first frame there is none, so glibc ends the thread from
+    // there, as it would have at the top of the thread's own stack. The
+    // frames on that stack (this hub's run among them) are not unwound:
+    // nothing may find the hub afterwards.
+    hub->abandon_for_thread_exit();
+    throw;
   } catch (...) {
     f->error = std::current_exception();
   }
   hub->finish(f);
+}
+
+void Hub::abandon_for_thread_exit() noexcept {
+  (void)end_step();  // no report: the thread is going
+  if (slot_) slot_->label_of.store(nullptr, std::memory_order_release);
+  Hub::t_current_ = nullptr;
+  HubRegistry& r = hub_registry();
+  std::lock_guard lk(r.mu);
+  std::erase(r.hubs, this);
 }
 
 void Hub::finish(Fiber* f) {
@@ -376,6 +396,7 @@ void Hub::begin_step(Fiber* f, std::uint64_t step) noexcept {
   // Tracing stores 0, so that the step's end takes the slow path.
   marks_->check_at.store(tracing_ ? 0 : pass_end_, std::memory_order_relaxed);
   marks_->seq.store(step, std::memory_order_release);
+  watch::wake_watchdog_if_asleep();
   watch::t_trap_selector = marks_->trap_on_step.load(std::memory_order_relaxed);
 }
 

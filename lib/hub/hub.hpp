@@ -78,6 +78,9 @@ class Hub {
   void join(Fiber* f);
   void cancel(Fiber* f) noexcept;
   void record_detached_error(Fiber* f) noexcept;
+  // A forced unwind (pthread_cancel, pthread_exit) leaves a fiber: the
+  // thread ends without returning here; the hub unlists itself.
+  void abandon_for_thread_exit() noexcept;
 
   io::Backend& backend() noexcept { return *backend_; }
 

@@ -4,20 +4,34 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 
 #include "fiber.hpp"
+#include "fiber/alt_stack.hpp"
+#include "fiber/raw_syscall.hpp"
 
 namespace unclog::detail {
 namespace {
 
-struct sigaction g_previous_segv {};
-struct sigaction g_previous_bus {};
-__attribute__((tls_model("initial-exec"))) thread_local bool t_has_altstack = false;
-constexpr std::size_t kAltStackSize = 64 * 1024;
+// The program's actions for SIGSEGV and SIGBUS (or a sanitizer's, or
+// whatever was there before us). Ours stays installed; the program sets and
+// reads these through the interposed sigaction (program_fault_action), and
+// our handler runs them. Two copies each, flipped on a change, so that a
+// handler reading one never sees it half written.
+struct ProgramAction {
+  struct sigaction copies[2] {};
+  std::atomic<int> current{0};
+  const struct sigaction& get() const noexcept { return copies[current.load(std::memory_order_acquire)]; }
+};
+ProgramAction g_segv, g_bus;
+std::atomic<bool> g_installed{false};
+
+ProgramAction& action_of(int sig) { return sig == SIGBUS ? g_bus : g_segv; }
 
 // Appends `s` to buf at *len, within cap. Async-signal-safe.
 void append(char* buf, std::size_t* len, std::size_t cap, const char* s) {
@@ -40,18 +54,22 @@ void chain(const struct sigaction& previous, int sig, siginfo_t* info, void* ctx
       previous.sa_sigaction(sig, info, ctx);
       return;
     }
-  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+  } else if (previous.sa_handler == SIG_IGN) {
+    return;
+  } else if (previous.sa_handler != SIG_DFL) {
     previous.sa_handler(sig);
     return;
   }
-  // Default action: restore it and return; the faulting instruction runs
-  // again and the process dies of this signal, as it would have.
-  signal(sig, SIG_DFL);
+  // Default action: restore it. A fault's instruction runs again and the
+  // process dies of it; a signal that was sent (raise, kill, sigqueue: a
+  // death test's EXPECT_EXIT) is sent again, and kills once we return.
+  fiber::reset_to_default(sig);
+  if (info->si_code <= 0) fiber::raw_syscall4(SYS_tgkill, getpid(), gettid(), sig, 0);
 }
 
 // Async-signal-safe; see the header.
 void on_fault(int sig, siginfo_t* info, void* ctx) {
-  const Fiber* f = running_fiber_for_signal();
+  const Fiber* f = info->si_code > 0 ? running_fiber_for_signal() : nullptr;  // a fault, not a sent signal
   if (f && f->stack) {
     const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
     const auto guard = reinterpret_cast<std::uintptr_t>(f->stack.base);
@@ -69,7 +87,7 @@ void on_fault(int sig, siginfo_t* info, void* ctx) {
       backtrace_symbols_fd(frames, n, STDERR_FILENO);
     }
   }
-  chain(sig == SIGBUS ? g_previous_bus : g_previous_segv, sig, info, ctx);
+  chain(action_of(sig).get(), sig, info, ctx);
 }
 
 }  // namespace
@@ -83,22 +101,27 @@ void install_overflow_handler() {
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &g_previous_segv);
-    sigaction(SIGBUS, &sa, &g_previous_bus);
+    // Before g_installed: the interposed sigaction still installs these.
+    sigaction(SIGSEGV, &sa, &g_segv.copies[0]);
+    sigaction(SIGBUS, &sa, &g_bus.copies[0]);
+    g_installed.store(true, std::memory_order_release);
   });
-  if (t_has_altstack) return;
-  stack_t current{};
-  if (sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE)) {
-    t_has_altstack = true;  // the thread (or a sanitizer) has one already
-    return;
+  fiber::ensure_alt_stack();
+}
+
+bool overflow_handler_installed() noexcept { return g_installed.load(std::memory_order_acquire); }
+
+int program_fault_action(int sig, const struct sigaction* act, struct sigaction* old) noexcept {
+  static std::mutex mu;
+  std::lock_guard lk(mu);
+  ProgramAction& a = action_of(sig);
+  const int cur = a.current.load(std::memory_order_relaxed);
+  if (old) *old = a.copies[cur];
+  if (act) {
+    a.copies[1 - cur] = *act;
+    a.current.store(1 - cur, std::memory_order_release);
   }
-  // Owned by the thread until it exits; 64 KiB per thread that runs a hub.
-  void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) return;
-  stack_t ss{};
-  ss.ss_sp = mem;
-  ss.ss_size = kAltStackSize;
-  if (sigaltstack(&ss, nullptr) == 0) t_has_altstack = true; else munmap(mem, kAltStackSize);
+  return 0;
 }
 
 }  // namespace unclog::detail

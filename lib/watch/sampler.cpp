@@ -4,23 +4,23 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <unwind.h>
 
 #include <atomic>
 #include <cstddef>
 #include <mutex>
 
+#include "fiber/alt_stack.hpp"
+#include "fiber/raw_syscall.hpp"
 #include "notices.hpp"
 #include "visible_mutex.hpp"
 
 namespace unclog::watch {
 namespace {
 
-// initial-exec: the handler must not trigger lazy TLS allocation.
-__attribute__((tls_model("initial-exec"))) thread_local void* t_altstack = nullptr;
-
 std::atomic<int> g_signal{0};
-constexpr std::size_t kAltStackSize = 64 * 1024;
 
 struct Unwind {
   std::uintptr_t* out;
@@ -62,13 +62,28 @@ constexpr std::ptrdiff_t kUnwindRoom = 4 * 1024;  // measured 1.7 KiB, x86-64
 
 __attribute__((no_sanitize("address"))) bool room_to_unwind() noexcept {
   stack_t ss;
-  if (sigaltstack(nullptr, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK)) return true;
+  if (fiber::query_real(&ss) != 0 || !(ss.ss_flags & SS_ONSTACK)) return true;
   const char* here = static_cast<const char*>(__builtin_frame_address(0));
   return here - static_cast<const char*>(ss.ss_sp) >= kUnwindRoom;
 }
 
+// The watchdog's requests come with SI_QUEUE and this cookie
+// (send_sample_request); anything else was sent by the program.
+const int g_cookie = 0;
+
+bool is_sample_request(const siginfo_t* si) noexcept {
+  return si->si_code == SI_QUEUE && si->si_pid == getpid() && si->si_value.sival_ptr == &g_cookie;
+}
+
 // Async-signal-safe; see the header.
-__attribute__((no_sanitize("address"))) void on_sample(int, siginfo_t*, void*) {
+__attribute__((no_sanitize("address"))) void on_sample(int sig, siginfo_t* si, void*) {
+  if (!is_sample_request(si)) [[unlikely]] {
+    // The program raised the signal it sees as free (SIG_DFL): its default
+    // action, termination, once this handler returns.
+    fiber::reset_to_default(sig);
+    fiber::raw_syscall4(SYS_tgkill, getpid(), gettid(), sig, 0);
+    return;
+  }
   const int saved_errno = errno;
   StepSlot* s = t_bound_slot;
   // A loop step whose loop has returned is over: nothing here is the loop's.
@@ -165,31 +180,26 @@ bool hand_over_sampler_signal(int sig) noexcept {
   return true;
 }
 
+bool send_sample_request(pid_t tid, int sig) noexcept {
+  siginfo_t si{};
+  si.si_signo = sig;
+  si.si_code = SI_QUEUE;
+  si.si_pid = getpid();
+  si.si_uid = getuid();
+  si.si_value.sival_ptr = const_cast<int*>(&g_cookie);
+  return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, sig, &si) == 0;
+}
+
 int sampler_signal() noexcept { return g_signal.load(std::memory_order_relaxed); }
 
 void bind_sampler(StepSlot* slot) noexcept {
-  stack_t current{};
-  if (sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) && !t_altstack) {
-    void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem != MAP_FAILED) {
-      stack_t ss{};
-      ss.ss_sp = mem;
-      ss.ss_size = kAltStackSize;
-      if (sigaltstack(&ss, nullptr) == 0) t_altstack = mem; else munmap(mem, kAltStackSize);
-    }
-  }
+  fiber::ensure_alt_stack();
   t_bound_slot = slot;
 }
 
 void unbind_sampler() noexcept {
   t_bound_slot = nullptr;
-  if (t_altstack) {
-    stack_t ss{};
-    ss.ss_flags = SS_DISABLE;
-    sigaltstack(&ss, nullptr);
-    munmap(t_altstack, kAltStackSize);
-    t_altstack = nullptr;
-  }
+  fiber::release_alt_stack();
 }
 
 }  // namespace unclog::watch

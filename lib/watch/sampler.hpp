@@ -19,6 +19,10 @@ namespace unclog::watch {
 // handler yet; a user's handler is never replaced). Idempotent. Returns the
 // signal, or 0 when none was free (reports then carry no stack).
 int install_sampler() noexcept;
+// Sends the sampling signal to thread `tid` as the watchdog's request
+// (SI_QUEUE with our cookie): the handler tells it from the same signal
+// raised by the program, which gets the default action.
+bool send_sample_request(pid_t tid, int sig) noexcept;
 int sampler_signal() noexcept;
 
 // The program is about to install a disposition for `sig`. When that is our

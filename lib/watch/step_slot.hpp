@@ -211,9 +211,22 @@ inline const char* running_label(const StepSlot& slot) noexcept {
   return slot.label.load(std::memory_order_relaxed);
 }
 
+// The watchdog sleeps while no step runs (watchdog.cpp): whoever begins a
+// step from outside one wakes it. The step's seq store comes first and only
+// a compiler barrier separates it from the load of the flag; the watchdog
+// pairs that with membarrier(), so either it sees the step or the step
+// sees it asleep. One load of a read-mostly word per step begin.
+extern std::atomic<int> g_watchdog_asleep;
+void wake_watchdog() noexcept;
+inline void wake_watchdog_if_asleep() noexcept {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (g_watchdog_asleep.load(std::memory_order_relaxed)) [[unlikely]] wake_watchdog();
+}
+
 inline void step_begin(StepSlot* slot) noexcept {
   if (!slot) return;
   slot->seq.store(slot->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  wake_watchdog_if_asleep();  // before the selector: its futex call is ours, untrapped
   t_trap_selector = slot->trap_on_step.load(std::memory_order_relaxed);
 }
 

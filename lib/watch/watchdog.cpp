@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 
+#include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <signal.h>
@@ -75,7 +77,7 @@ bool send_sample_signal(const StepSlot& s, bool hang = false) {
   if (st.traced) notice_once(kTracerSamplesNotice);
   if (st.blocks) notice_once(kBlockedSamplesNotice);
   if (st.traced || st.blocks || (!hang && in_unrestartable_wait(s.tid))) return false;
-  return syscall(SYS_tgkill, getpid(), s.tid, sig) == 0;
+  return send_sample_request(s.tid, sig);
 }
 
 // A sample of step `seq`. Inside a real call the thread takes it itself
@@ -138,14 +140,16 @@ void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
   request_sample(s, seq);
 }
 
-// Returns the slot whose step hung, if any.
-StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now) {
+// Returns the slot whose step hung, if any. `active`: some step ran since
+// the last scan, or runs now.
+StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, bool* active) {
   const std::int64_t hang = config().hang_timeout_ns.load();
   const bool report_preempted = config().report_preempted.load();
   const bool time_reports = config().time_reports.load();
   for (StepSlot* sp : slots) {
     StepSlot& s = *sp;
     const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
+    if (seq != s.seen_seq || (seq & 1)) *active = true;
     if (!(seq & 1)) {
       s.seen_seq = seq;
       continue;
@@ -195,19 +199,68 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now) {
   return nullptr;
 }
 
+// Idle means idle: after kIdleTicks scans with no step, the watchdog sleeps
+// until a step begins (step_slot.hpp, wake_watchdog_if_asleep) instead of
+// ticking: a process that runs no step burns no CPU of ours (a program's
+// ITIMER_PROF profiler would otherwise fire during its own sleeps).
+constexpr int kIdleTicks = 40;  // two resolutions
+
+// membarrier(PRIVATE_EXPEDITED) makes every running thread of ours pass a
+// full barrier: the steppers need only a compiler barrier between their
+// seq store and their load of the flag. Without it (kernels before 4.14,
+// valgrind) the watchdog never sleeps.
+bool can_sleep() {
+  static const bool ok =
+      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  return ok;
+}
+
+bool any_step_running(const std::vector<StepSlot*>& slots) {
+  for (const StepSlot* s : slots) {
+    const std::uint64_t seq = s->seq.load(std::memory_order_acquire);
+    if ((seq & 1) || seq != s->seen_seq) return true;
+  }
+  return false;
+}
+
+// Called with the registry lock held; returns with it held.
+void sleep_until_a_step(std::unique_lock<VisibleMutex>& lk, Registry& r) {
+  g_watchdog_asleep.store(1, std::memory_order_seq_cst);
+  // Refused (a forked child, whose registration may not have carried
+  // over): no barrier, so no sleep.
+  const bool fenced = syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+  if (!fenced || r.stop || any_step_running(r.slots)) {
+    g_watchdog_asleep.store(0, std::memory_order_relaxed);
+    return;
+  }
+  lk.unlock();
+  while (g_watchdog_asleep.load(std::memory_order_acquire)) {
+    syscall(SYS_futex, &g_watchdog_asleep, FUTEX_WAIT_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+  lk.lock();
+}
+
 void watchdog_main() {
   // Wake on time: the default 50 us timer slack would show in the latency.
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  pthread_setname_np(pthread_self(), "unclog-watch");  // for gdb's and top's thread lists
   Registry& r = registry();
   std::unique_lock lk(r.mu);
+  int idle = 0;
   while (!r.stop) {
     r.cv.wait_for(lk, std::chrono::nanoseconds(tick_ns(r.slots)));
     if (r.stop) break;
     const std::int64_t now = now_ns();
     withdraw_traps_if_traced(r.slots, now);
-    if (StepSlot* hung = scan(r.slots, now)) {
+    bool active = false;
+    if (StepSlot* hung = scan(r.slots, now, &active)) {
       lk.unlock();
       hang_exit(*hung);
+    }
+    idle = active ? 0 : idle + 1;
+    if (idle >= kIdleTicks && can_sleep()) {
+      sleep_until_a_step(lk, r);
+      idle = 0;
     }
   }
 }
@@ -222,6 +275,7 @@ void stop_watchdog() {
     t = std::move(r.thread);
   }
   r.cv.notify_all();
+  wake_watchdog();
   if (t.joinable()) t.join();
   std::lock_guard lk(r.mu);
   r.running = false;
@@ -235,6 +289,7 @@ void after_fork_parent() { registry().mu.unlock(); }
 void after_fork_child() {
   Registry& r = registry();
   new (&r.mu) VisibleMutex;  // the parent's owner does not exist here
+  g_watchdog_asleep.store(0, std::memory_order_relaxed);
   if (r.thread.joinable()) r.thread.detach();
   r.thread = std::thread();
   r.running = false;
@@ -256,6 +311,16 @@ void after_fork_child() {
 
 }  // namespace
 
+std::atomic<int> g_watchdog_asleep{0};
+
+void wake_watchdog() noexcept {
+  if (g_watchdog_asleep.exchange(0, std::memory_order_acq_rel)) {
+    const int saved = errno;  // the stepper's errno is the program's
+    syscall(SYS_futex, &g_watchdog_asleep, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    errno = saved;
+  }
+}
+
 void ensure_watchdog() {
   Registry& r = registry();
   static std::once_flag hooks;
@@ -270,6 +335,7 @@ void ensure_watchdog() {
     // step would be seen late.
     lk.unlock();
     r.cv.notify_one();
+    wake_watchdog();
     return;
   }
   // The watchdog must not receive signals meant for the program.
