@@ -372,6 +372,35 @@ TEST_F(NoEintr, RawSystemCallWaitsAreNotCut) {
   ::close(sv[0]);
   ::close(sv[1]);
 }
+
+// A read on a socket with a receive timeout is never restarted after a
+// handler, SA_RESTART or not (signal(7)), and a raw one passes no CallWindow:
+// the watchdog must not signal a thread there. Without us the read gets the
+// data written 150 ms later.
+TEST_F(NoEintr, RawReadOnASocketWithATimeoutIsNotCut) {
+  unclog::set_syscall_detection(false);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  timeval tv{2, 0};
+  ASSERT_EQ(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  for (int i = 0; i < 3; ++i) {
+    std::thread writer([w = sv[1]] {
+      std::this_thread::sleep_for(150ms);
+      (void)!::write(w, "data", 4);
+    });
+    long got = -1;
+    char buf[8];
+    EXPECT_NONFATAL_FAILURE(EXPECT_NO_BLOCKING({
+                              got = raw_syscall3(SYS_read, sv[0], reinterpret_cast<long>(buf), sizeof buf);
+                            }),
+                            "blocked");
+    writer.join();
+    EXPECT_EQ(got, 4);  // not -EINTR
+  }
+  unclog::set_syscall_detection(true);
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
 #endif
 
 // Our own first-use work is not billed to the user.
