@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -69,7 +70,18 @@ TEST(Invisible, WaitAfterAWatchedStatementIsNotInterrupted) {
 // timer does not fire during the program's own sleeps.
 TEST(Invisible, ProfilerTimerDoesNotInterruptSleeps) {
   run_a_watched_statement();
-  std::this_thread::sleep_for(400ms);  // past the watchdog's idle ticks
+  // Until the process burns no CPU (the watchdog's idle ticks; our one-off
+  // start-up work): then only a wake-up of ours could fire the timer.
+  for (int i = 0; i < 50; ++i) {
+    const auto cpu = [] {
+      timespec ts;
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+      return ts.tv_sec * 1000000000L + ts.tv_nsec;
+    };
+    const long before = cpu();
+    std::this_thread::sleep_for(100ms);
+    if (cpu() - before < 500000) break;
+  }
   static std::atomic<int> fired{0};
   struct sigaction sa {};
   sa.sa_handler = [](int) { fired.fetch_add(1); };
@@ -162,7 +174,9 @@ __attribute__((noinline)) int recurse(int n) {
 }
 }  // namespace
 
-WATCHED_TEST(InvisibleStack, DeepRecursionInTheBody) { EXPECT_EQ(recurse(30000), 30000); }
+// 20,000 frames: megabytes (more with ASan's redzones), far past a fiber's
+// 256 KiB default, well inside a thread's 8 MiB.
+WATCHED_TEST(InvisibleStack, DeepRecursionInTheBody) { EXPECT_EQ(recurse(20000), 20000); }
 
 // Item 8: cancelling a thread inside a watched statement ends that thread,
 // as without us.
@@ -253,8 +267,13 @@ long watchdog_switches() {
 
 TEST(Invisible, IdleWatchdogDoesNotWake) {
   run_a_watched_statement();
-  std::this_thread::sleep_for(400ms);  // past its idle ticks
-  const long before = watchdog_switches();
+  long before = watchdog_switches();
+  for (int i = 0; i < 50; ++i) {  // until it has gone to sleep: no switch for 300 ms
+    std::this_thread::sleep_for(300ms);
+    const long now = watchdog_switches();
+    if (now == before) break;
+    before = now;
+  }
   ASSERT_GE(before, 0) << "no unclog-watch thread";
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(watchdog_switches(), before);
