@@ -16,6 +16,7 @@
 #include "unclog/watch.hpp"
 #include "watch/sampler.hpp"
 #include "watch/symbolize.hpp"
+#include "watch/symtab.hpp"
 #include "watch/visible_mutex.hpp"
 
 namespace unclog::loops {
@@ -84,7 +85,10 @@ const Known kKnown[] = {
       "a steady_timer's async_wait() waits without blocking the loop",
       "asio::post(thread_pool, ...) runs CPU-heavy work off the loop"},
      {},
-     {"asio::detail::epoll_reactor::run", "asio::detail::posix_event::wait", "asio::detail::io_uring_service::run"},
+     // The scheduler's own functions: the symbol table's outermost name
+     // where the reactor's run and posix_event::wait are inlined (-O2).
+     {"asio::detail::epoll_reactor::run", "asio::detail::posix_event::wait", "asio::detail::io_uring_service::run",
+      "asio::detail::scheduler::do_run_one", "asio::detail::scheduler::do_wait_one"},
      {"asio::detail::", "asio::io_context::"}},
 };
 constexpr std::size_t kAsio = 6;
@@ -204,10 +208,27 @@ const Loop* loop_of_verdict(std::uint8_t v) {
   return &kKnown[v - 1].loop;
 }
 
+// Whether a function named `function` makes one of the loops' waits.
+const Loop* loop_waiting_in(std::string_view function, bool fd_wait, const std::vector<std::string>& own) {
+  for (const Known& k : kKnown) {
+    if (!fd_wait && &k != &kKnown[kAsio]) continue;  // only Asio's idle threads wait on a condition
+    for (std::string_view w : k.waiters) {
+      if (function.find(w) != std::string_view::npos) return &k.loop;
+    }
+  }
+  for (const std::string& name : own) {
+    if (function.find(name) != std::string_view::npos) return &kOwnLoop;
+  }
+  return nullptr;
+}
+
+// kUndecided: no verdict yet (only the line tables could tell, and they are
+// not read yet): not cached, judged again at the site's next wait.
+const Loop kUndecided{"", "", "", ""};
+
 const Loop* judge(std::uintptr_t site, bool fd_wait) {
-  // Symbolizing may read debug information (tens of ms, on-CPU): our time.
-  // Inside a step, the scope keeps the watchdog away and restarts the
-  // step's clock when it closes; InternalScope keeps our own calls
+  // Our time: inside a step, the scope keeps the watchdog away and restarts
+  // the step's clock when it closes; InternalScope keeps our own calls
   // unreported.
   std::optional<unclog::AllowBlocking> ours;
   if (const watch::StepSlot* s = watch::t_bound_slot; s && (s->seq.load(std::memory_order_relaxed) & 1)) {
@@ -225,16 +246,16 @@ const Loop* judge(std::uintptr_t site, bool fd_wait) {
     std::lock_guard lk(g_own_mu);
     own = g_own_functions;
   }
-  for (const StackFrame& f : watch::symbolize(&call, 1)) {
-    for (const Known& k : kKnown) {
-      if (!fd_wait && &k != &kKnown[kAsio]) continue;  // only Asio's idle threads wait on a condition
-      for (std::string_view w : k.waiters) {
-        if (f.function.find(w) != std::string::npos) return &k.loop;
-      }
-    }
-    for (const std::string& name : own) {
-      if (f.function.find(name) != std::string::npos) return &kOwnLoop;
-    }
+  // By the symbol table: the function the call is in, read without debug
+  // information, so the program never waits for that to be read.
+  if (const Loop* l = loop_waiting_in(watch::function_symbol_at(call), fd_wait, own)) return l;
+  // Its inlined levels need the line tables: only once a report has read
+  // them (never read here: the first read holds the loader's lock for
+  // 100 ms or more).
+  std::vector<StackFrame> frames;
+  if (!watch::symbolize_if_ready(&call, 1, &frames)) return &kUndecided;
+  for (const StackFrame& f : frames) {
+    if (const Loop* l = loop_waiting_in(f.function, fd_wait, own)) return l;
   }
   return nullptr;
 }
@@ -290,12 +311,14 @@ const Loop* loop_of_wait(std::uintptr_t site, bool fd_wait) noexcept {
         loop = judge(site, fd_wait);
       } catch (...) {
       }
+      if (loop == &kUndecided) return nullptr;  // the verdict stays 0: judged again next time
       g_verdicts[i].store(verdict_of(loop), std::memory_order_release);
       return loop;
     }
   }
   try {
-    return judge(site, fd_wait);  // the table is full around here
+    const Loop* loop = judge(site, fd_wait);  // the table is full around here
+    return loop == &kUndecided ? nullptr : loop;
   } catch (...) {
     return nullptr;
   }

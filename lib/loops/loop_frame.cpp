@@ -11,6 +11,7 @@
 #include "watch/format.hpp"
 #include "watch/step_slot.hpp"
 #include "watch/symbolize.hpp"
+#include "watch/symtab.hpp"
 #include "watch/tracer.hpp"
 
 namespace unclog::loops {
@@ -57,12 +58,9 @@ bool on_own_stack(std::uintptr_t p) {
   return p >= t_stack.lo && p < t_stack.hi;
 }
 
-// The real function of a pc (the outermost of its inlined levels).
-std::string function_at(std::uintptr_t return_address) {
-  const std::uintptr_t call = return_address - 1;
-  const auto frames = watch::symbolize(&call, 1);
-  return frames.empty() ? std::string() : frames.back().function;
-}
+// The real function of a pc (the outermost of its inlined levels), by the
+// symbol table: the program never waits for debug information to be read.
+std::string function_at(std::uintptr_t return_address) { return watch::function_symbol_at(return_address - 1); }
 
 void copy_name(char* out, std::size_t size, const char* name) {
   std::size_t i = 0;

@@ -3,12 +3,15 @@
 #include <backtrace.h>
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <pthread.h>
 
 #include <boost/stacktrace/frame.hpp>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <atomic>
 #include <mutex>
+#include <new>
 #include <string_view>
 #include <unordered_map>
 
@@ -155,33 +158,52 @@ std::string display_path(const char* path) {
   return p;
 }
 
-std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n) {
-  // The cache is never destroyed: loop threads report as they exit, and
-  // the warm-up thread is detached, so symbolizing may outlive static
-  // destruction (ThreadSanitizer saw exit's destructor race the warm-up's
-  // inserts). Both statics are constant-initialized, and the cache is made
-  // under the lock: a guarded static initialization in this uninstrumented
-  // library is invisible to ThreadSanitizer (a heap mutex made so was
-  // reported as a race in the TSan consumer).
-  static VisibleMutex mu;
-  static std::unordered_map<std::uintptr_t, std::vector<StackFrame>>* cache = nullptr;
+namespace {
+
+// The cache is never destroyed: loop threads report as they exit, so
+// symbolizing may outlive static destruction. Both are constant-initialized,
+// and the cache is made under the lock: a guarded static initialization in
+// this uninstrumented library is invisible to ThreadSanitizer (a heap mutex
+// made so was reported as a race in the TSan consumer).
+VisibleMutex g_mu;  // libbacktrace is thread-safe; the cache is not
+std::unordered_map<std::uintptr_t, std::vector<StackFrame>>* g_cache = nullptr;
+std::atomic<bool> g_warm{false};
+
+// libbacktrace's first lookup reads every object's line tables inside
+// dl_iterate_phdr, with the loader's lock held: a fork() then would leave
+// the child that lock, taken for good (a death test's child hung at exit in
+// LeakSanitizer's dl_iterate_phdr). fork() waits for a symbolization in
+// progress instead.
+void before_fork() { g_mu.lock(); }
+void after_fork() { g_mu.unlock(); }
+void after_fork_child() { new (&g_mu) VisibleMutex; }
+
+std::vector<StackFrame> symbolize_locked(const std::uintptr_t* pcs, int n) {
   std::vector<StackFrame> out;
-  std::lock_guard lk(mu);  // libbacktrace is thread-safe; the cache is not
-  if (!cache) cache = new std::unordered_map<std::uintptr_t, std::vector<StackFrame>>;
+  if (!g_cache) g_cache = new std::unordered_map<std::uintptr_t, std::vector<StackFrame>>;
   for (int i = 0; i < n; ++i) {
-    auto it = cache->find(pcs[i]);
-    if (it == cache->end()) it = cache->emplace(pcs[i], frames_of(pcs[i])).first;
+    auto it = g_cache->find(pcs[i]);
+    if (it == g_cache->end()) it = g_cache->emplace(pcs[i], frames_of(pcs[i])).first;
     out.insert(out.end(), it->second.begin(), it->second.end());
   }
+  g_warm.store(true, std::memory_order_release);
   return out;
 }
 
-void warm_up_symbolizer() noexcept {
-  try {
-    const auto pc = reinterpret_cast<std::uintptr_t>(&warm_up_symbolizer);
-    (void)symbolize(&pc, 1);
-  } catch (...) {
-  }
+}  // namespace
+
+std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n) {
+  static std::once_flag fork_hooks;
+  std::call_once(fork_hooks, [] { pthread_atfork(before_fork, after_fork, after_fork_child); });
+  std::lock_guard lk(g_mu);
+  return symbolize_locked(pcs, n);
+}
+
+bool symbolize_if_ready(const std::uintptr_t* pcs, int n, std::vector<StackFrame>* out) {
+  if (!g_warm.load(std::memory_order_acquire) || !g_mu.try_lock()) return false;
+  std::lock_guard lk(g_mu, std::adopt_lock);
+  *out = symbolize_locked(pcs, n);
+  return true;
 }
 
 void locate(BlockingReport& r) {

@@ -13,10 +13,13 @@ namespace unclog::watch {
 // several frames: its inlined levels, innermost first.
 std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n);
 
-// Reads the debug information of every object loaded now (libbacktrace
-// does that on its first lookup, ~90 ms for a large test binary), so that
-// the first report or loop-wait judgement does not pay it inside a step.
-void warm_up_symbolizer() noexcept;
+// The first call reads the debug information of every object loaded
+// (libbacktrace, ~90 ms for a large test binary, inside dl_iterate_phdr):
+// only reports call it, after their step. Code that must not wait for that
+// (a loop wait's judgement, on the program's thread) uses this instead:
+// false, and nothing done, until a report has read it, or while another
+// thread symbolizes.
+bool symbolize_if_ready(const std::uintptr_t* pcs, int n, std::vector<StackFrame>* out);
 
 // Fills report.function/user_function/file/line from its first sample.
 void locate(BlockingReport& report);

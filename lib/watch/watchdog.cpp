@@ -343,11 +343,6 @@ void ensure_watchdog() {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
   r.thread = std::thread(watchdog_main);
-  // Our first-use cost (debug information read for the first report or
-  // loop-wait judgement), paid beside the first steps rather than inside
-  // one, and not on the watchdog, which must see those steps on time.
-  static std::once_flag warm;
-  std::call_once(warm, [] { std::thread(warm_up_symbolizer).detach(); });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   r.running = true;
 }
