@@ -114,21 +114,31 @@ void record_call(StepSlot& slot, const char* what, bool trapped) noexcept {
   request_check(slot);
 }
 
-// The record starts in our own code (the interposed function and what it
-// called to record); keep only the outermost of those frames, the one named
-// like the libc function, so the stack starts at the call the user made.
-int first_frame_to_show(const CallRecord& rec) {
-  if (rec.trapped) return 0;
+std::vector<StackFrame> user_facing_frames(const std::uintptr_t* pcs, int n) {
   static const void* own_base = [] {
     Dl_info info{};
     return dladdr(reinterpret_cast<const void*>(&record_call), &info) ? info.dli_fbase : nullptr;
   }();
   int i = 0;
-  for (; i < rec.nframes; ++i) {
+  for (; i < n; ++i) {
     Dl_info info{};
-    if (!dladdr(reinterpret_cast<const void*>(rec.frames[i]), &info) || info.dli_fbase != own_base) break;
+    if (!dladdr(reinterpret_cast<const void*>(pcs[i]), &info) || info.dli_fbase != own_base) break;
   }
-  return i > 0 ? i - 1 : 0;
+  std::vector<StackFrame> out;
+  int rest = i;
+  if (i > 0) {
+    // The outermost of our frames, without what is inlined into it: an
+    // interposed function named like libc's is the call the user made.
+    const StackFrame wrapper = symbolize(&pcs[i - 1], 1).back();
+    if (!wrapper.function.empty() && wrapper.function.rfind("unclog", 0) != 0) {
+      out.push_back(wrapper);
+    } else if (i < n && symbolize(&pcs[i], 1).back().function.empty()) {
+      rest = i + 1;  // our signal handler's: the kernel's return trampoline follows
+    }
+  }
+  std::vector<StackFrame> tail = symbolize(pcs + rest, n - rest);
+  out.insert(out.end(), tail.begin(), tail.end());
+  return out;
 }
 
 // A trapped system call is named at the level the user wrote: the outermost
@@ -158,13 +168,9 @@ bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, i
   std::vector<StackFrame> first_stack;
   for (int i = 0; i < n; ++i) {
     StackSample sample;
-    const int first = first_frame_to_show(calls[i]);
-    if (first < calls[i].nframes) {
-      // The interposed function, without what is inlined into it.
-      sample.frames.push_back(symbolize(calls[i].frames + first, 1).back());
-      auto rest = symbolize(calls[i].frames + first + 1, calls[i].nframes - first - 1);
-      sample.frames.insert(sample.frames.end(), rest.begin(), rest.end());
-    }
+    // A trapped call's stack starts at the system call itself.
+    sample.frames = calls[i].trapped ? symbolize(calls[i].frames, calls[i].nframes)
+                                     : user_facing_frames(calls[i].frames, calls[i].nframes);
     if (is_allowed(sample.frames, names) || (is_lock_wait(calls[i].what) && taken_by_loop_library(sample.frames))) {
       if (i == 0) first_stack = sample.frames;
       continue;

@@ -14,6 +14,13 @@ namespace unclog::watch {
 // safe in that handler, which runs synchronously at the call.
 void record_call(StepSlot& slot, const char* what, bool trapped = false) noexcept;
 
+// The frames of a stack captured in our own code (a call window, an
+// interposed function, the sampling handler) as a user reads them: our
+// frames at the inner end are left out, except an interposed function named
+// like libc's, kept as the call the user made; so is the kernel's signal
+// return trampoline after our handler. Symbolizes (not for handlers).
+std::vector<StackFrame> user_facing_frames(const std::uintptr_t* pcs, int n);
+
 // Turns `report` into the report of the first recorded call whose stack has
 // no allowed function (built-in allowances: GoogleTest, the dynamic loader),
 // its stack first among the samples; returns false when every call was

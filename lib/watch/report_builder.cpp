@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "call_report.hpp"
 #include "sinks.hpp"
 #include "symbolize.hpp"
 
@@ -59,7 +60,7 @@ void add_signal_samples(BlockingReport& r, const StepSlot& slot) {
     out.offset = nanoseconds(std::max<std::int64_t>(0, s.at_ns - slot.base.wall_ns));
     if (r.timed && out.offset > r.duration) r.duration = out.offset;
     out.captured_at = std::chrono::steady_clock::time_point(nanoseconds(s.at_ns));  // both CLOCK_MONOTONIC
-    out.frames = symbolize(s.frames, s.nframes);
+    out.frames = user_facing_frames(s.frames, s.nframes);
     r.samples.push_back(std::move(out));
   }
   locate(r);

@@ -61,6 +61,11 @@ bool is_user(const StackFrame& f, std::string_view object) {
   std::string_view file = f.file;
   if (file.find("include/unclog/") != std::string_view::npos) return false;
   if (starts_with(file, "lib/") || starts_with(file, "gtest_ext/")) return false;  // our tree, relative
+  // The GoogleTest glue, compiled in the user's build: from our tree
+  // (../gtest_ext/) or installed (share/unclog/gtest/).
+  if (file.find("gtest_ext/") != std::string_view::npos || file.find("/unclog/gtest/") != std::string_view::npos) {
+    return false;
+  }
   for (std::string_view sys : {"/usr/include/", "/usr/src/", "/usr/lib/"}) {
     if (starts_with(file, sys)) return false;
   }
