@@ -114,18 +114,10 @@ void read_kernel_wait(StepSlot& s, std::uint64_t seq) {
   std::snprintf(path, sizeof path, "/proc/self/task/%d/stack", static_cast<int>(s.tid));
   read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
   if (informative(s.kernel_wait)) return;
-  // A wait the kernel interrupted and restarted runs as restart_syscall,
-  // whose stack shows nothing past the system call entry: seen for the
-  // crawler demo's first stall (cut short with no signal delivered, so by
-  // task work). Say that much.
-  std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", static_cast<int>(s.tid));
-  read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
-  char restart[16];
-  std::snprintf(restart, sizeof restart, "%d", static_cast<int>(SYS_restart_syscall));
-  if (std::strcmp(s.kernel_wait, restart) == 0) {
-    std::snprintf(s.kernel_wait, sizeof s.kernel_wait, "restart_syscall (a restarted wait)");
-    return;
-  }
+  // Neither names it: the thread is in restart_syscall (a wait the kernel
+  // cut short and resumed, seen for the crawler demo's first stall) or
+  // between calls. The user waits on their own call, not on a restart: the
+  // report says nothing rather than that.
   s.kernel_wait[0] = '\0';
 }
 
