@@ -68,6 +68,7 @@ void* begin_step(const char* object_type, const char* op_name, const void* objec
       s->loop_hints[0] = asio.hint;
       s->loop_hints[1] = asio.sleep_hint;
       s->loop_hints[2] = asio.cpu_hint;
+      s->loop_hints[3] = asio.lock_hint;
     }
     if (watch::trace::on()) [[unlikely]] r.began_ns = watch::trace::now_ns();
     watch::step_begin(s);

@@ -35,7 +35,8 @@ const Known kKnown[] = {
       "uv_queue_work() runs it on libuv's thread pool; uv_fs_*() and uv_getaddrinfo() do file I/O and lookups "
       "without blocking the loop",
       "a uv_timer_t waits without blocking the loop",
-      "uv_queue_work() runs CPU-heavy work on libuv's thread pool"},
+      "uv_queue_work() runs CPU-heavy work on libuv's thread pool",
+      "keep the lock's holders short, or hand the work to the loop thread with uv_async_send() instead of sharing it under a lock"},
      {"libuv.so", "libuv-static"},
      {"uv__io_poll", "uv__platform_loop"},
      {"uv_run", "uv__"}},
@@ -43,7 +44,8 @@ const Known kKnown[] = {
       "evdns_getaddrinfo() resolves and bufferevents do socket I/O without blocking the loop; other blocking work "
       "belongs on a worker thread that comes back with event_active()",
       "an evtimer waits without blocking the loop",
-      "run CPU-heavy work on a worker thread and come back with event_active()"},
+      "run CPU-heavy work on a worker thread and come back with event_active()",
+      "hand the work to the loop thread with event_active() instead of sharing it under a lock"},
      {"libevent-", "libevent_core-"},
      {"epoll_dispatch", "poll_dispatch", "select_dispatch"},
      {"event_base_", "epoll_dispatch", "poll_dispatch", "select_dispatch", "event_process_active", "event_dispatch",
@@ -52,7 +54,8 @@ const Known kKnown[] = {
       "g_task_run_in_thread() runs it on GLib's thread pool; GIO's *_async calls (g_file_read_async, "
       "g_resolver_lookup_by_name_async, g_socket_connection_factory...) do I/O without blocking the loop",
       "g_timeout_add() waits without blocking the loop",
-      "g_task_run_in_thread() runs CPU-heavy work on GLib's thread pool"},
+      "g_task_run_in_thread() runs CPU-heavy work on GLib's thread pool",
+      "hand the work to the loop's context with g_main_context_invoke() instead of sharing it under a lock"},
      {"libglib-2.0.so"},
      {"g_main_context_poll", "g_main_context_iterate", "g_poll"},
      {"g_main_", "g_poll"}},
@@ -60,14 +63,17 @@ const Known kKnown[] = {
       "QtConcurrent::run() runs it on a worker thread; QHostInfo::lookupHost() and QNetworkAccessManager do "
       "lookups and I/O without blocking the loop",
       "QTimer::singleShot() waits without blocking the loop",
-      "QtConcurrent::run() runs CPU-heavy work on a worker thread"},
+      "QtConcurrent::run() runs CPU-heavy work on a worker thread",
+      "send the work to the loop thread as a queued signal or QMetaObject::invokeMethod(..., Qt::QueuedConnection) "
+      "instead of sharing it under a lock"},
      {"libQt5Core.so", "libQt6Core.so"},
      {"QEventDispatcherUNIX::processEvents", "qt_safe_poll"},
      {"QEventLoop::", "QEventDispatcher", "QCoreApplication::exec", "QThread::exec", "qt_safe_poll"}},
     {{"libev",
       "run it on a worker thread and wake the loop with an ev_async watcher",
       "an ev_timer waits without blocking the loop",
-      "run CPU-heavy work on a worker thread and wake the loop with an ev_async watcher"},
+      "run CPU-heavy work on a worker thread and wake the loop with an ev_async watcher",
+      "hand the work to the loop thread through an ev_async watcher instead of sharing it under a lock"},
      {"libev.so"},
      {"epoll_poll", "poll_poll", "select_poll"},
      {"ev_run", "epoll_poll", "poll_poll", "select_poll"}},
@@ -75,7 +81,8 @@ const Known kKnown[] = {
       "run it on a worker thread and hand the result back through an event source (sd_event_add_io on an "
       "eventfd)",
       "sd_event_add_time() waits without blocking the loop",
-      "run CPU-heavy work on a worker thread and hand the result back through an event source"},
+      "run CPU-heavy work on a worker thread and hand the result back through an event source",
+      "hand the work to the loop thread through an event source instead of sharing it under a lock"},
      {"libsystemd.so"},
      {"sd_event_wait"},
      {"sd_event_"}},
@@ -83,7 +90,8 @@ const Known kKnown[] = {
       "asio::post(thread_pool, ...) runs it off the loop; async_resolve(), async_read()/async_write() and "
       "async_connect() wait without blocking it",
       "a steady_timer's async_wait() waits without blocking the loop",
-      "asio::post(thread_pool, ...) runs CPU-heavy work off the loop"},
+      "asio::post(thread_pool, ...) runs CPU-heavy work off the loop",
+      "serialize the handlers that share it on a strand (asio::make_strand, or post to one) instead of a mutex"},
      {},
      // The scheduler's own functions: the symbol table's outermost name
      // where the reactor's run and posix_event::wait are inlined (-O2).
@@ -95,7 +103,8 @@ constexpr std::size_t kAsio = 6;
 
 const Loop kOwnLoop{"event", "run it on a worker thread and hand the result back to the loop",
                     "a timer of the loop waits without blocking it",
-                    "run CPU-heavy work on a worker thread and hand the result back to the loop"};
+                    "run CPU-heavy work on a worker thread and hand the result back to the loop",
+                    "hand the work to the loop thread instead of sharing it under a lock"};
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -224,7 +233,7 @@ const Loop* loop_waiting_in(std::string_view function, bool fd_wait, const std::
 
 // kUndecided: no verdict yet (only the line tables could tell, and they are
 // not read yet): not cached, judged again at the site's next wait.
-const Loop kUndecided{"", "", "", ""};
+const Loop kUndecided{"", "", "", "", ""};
 
 const Loop* judge(std::uintptr_t site, bool fd_wait) {
   // Our time: inside a step, the scope keeps the watchdog away and restarts

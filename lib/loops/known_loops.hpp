@@ -18,6 +18,7 @@ struct Loop {
   const char* hint;       // remedy for a blocked step or a blocking call, in the loop's idiom
   const char* sleep_hint; // ... for a sleep
   const char* cpu_hint;   // ... for a CPU hog
+  const char* lock_hint;  // ... for a contended lock (never an I/O call)
 };
 
 // The loop of a hand-written wait (LoopWait, set_loop_functions()).

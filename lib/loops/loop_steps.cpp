@@ -99,6 +99,7 @@ void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) 
     s->loop_hints[0] = kind->hint;
     s->loop_hints[1] = kind->sleep_hint;
     s->loop_hints[2] = kind->cpu_hint;
+    s->loop_hints[3] = kind->lock_hint;
   }
   s->in_loop_step.store(1, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);

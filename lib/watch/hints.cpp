@@ -50,9 +50,17 @@ bool is_sleep(std::string_view call) {
   return name == "sleep" || name == "usleep" || name == "nanosleep" || name == "clock_nanosleep";
 }
 
-// Outside the hub: the loop's own way of moving work off its thread.
-std::string for_loop(const BlockingReport& r, const char* const hints[3]) {
+bool is_lock_wait(const BlockingReport& r) {
+  const std::string& what = r.kind == StallKind::call ? r.call : r.function;
+  return what.find("mutex_lock") != std::string::npos || what.find("rwlock_") != std::string::npos ||
+         what.find("FUTEX_LOCK_PI") != std::string::npos;
+}
+
+// Outside the hub: the loop's own way of moving work off its thread; for a
+// lock, its way of not sharing state across threads (never an I/O call).
+std::string for_loop(const BlockingReport& r, const char* const hints[4]) {
   if (r.kind == StallKind::cpu) return hints[2] ? hints[2] : "";
+  if (is_lock_wait(r)) return hints[3] ? hints[3] : "";
   if (r.kind == StallKind::call ? is_sleep(r.call) : r.function.find("sleep") != std::string::npos) {
     return hints[1] ? hints[1] : "";
   }
@@ -61,13 +69,14 @@ std::string for_loop(const BlockingReport& r, const char* const hints[3]) {
 
 }  // namespace
 
-const char* const kOwnLoopHints[3] = {
+const char* const kOwnLoopHints[4] = {
     "run it on a worker thread and hand the result back to the loop",
     "a timer of the loop waits without blocking it",
     "run CPU-heavy work on a worker thread and hand the result back to the loop",
+    "hand the work to the loop thread instead of sharing it under a lock",
 };
 
-std::string hint_for(const BlockingReport& r, const char* const loop_hints[3]) {
+std::string hint_for(const BlockingReport& r, const char* const loop_hints[4]) {
   if (loop_hints && loop_hints[0]) return for_loop(r, loop_hints);
   if (r.kind == StallKind::call) return for_call(r.call);
   if (r.kind == StallKind::cpu) return "move the computation off the hub: " + std::string(kOffload);

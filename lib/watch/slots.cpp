@@ -113,7 +113,7 @@ StepSlot* slot_for_new_hub() {
   // Inside a step already (a hub run from a StepGuard'ed callback or a loop
   // step): the enclosing step covers this hub's work.
   if (s.seq.load(std::memory_order_relaxed) & 1) return nullptr;
-  s.loop_hints[0] = s.loop_hints[1] = s.loop_hints[2] = nullptr;
+  s.loop_hints[0] = s.loop_hints[1] = s.loop_hints[2] = s.loop_hints[3] = nullptr;
   attach(s);
   return &s;
 }
@@ -234,6 +234,7 @@ StepGuard::StepGuard(const char* label) noexcept {
     s->loop_hints[0] = watch::kOwnLoopHints[0];
     s->loop_hints[1] = watch::kOwnLoopHints[1];
     s->loop_hints[2] = watch::kOwnLoopHints[2];
+    s->loop_hints[3] = watch::kOwnLoopHints[3];
     if (watch::trace::on()) [[unlikely]] began_ns_ = watch::trace::now_ns();
     watch::step_begin(s);
     slot_ = s;

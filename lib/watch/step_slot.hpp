@@ -122,7 +122,7 @@ struct StepSlot : StepMarks {
   char loop_label[96] = {};                   // "uv_run (thread 1234)"
   // Remedies in the running steps' own idiom (Asio handlers, foreign
   // loops): for a blocking step, a sleep, a CPU hog. Null: the hub's.
-  const char* loop_hints[3] = {};
+  const char* loop_hints[4] = {};  // blocked, sleep, cpu, contended lock
   // A loop step found over (its loop had returned) where no report can be
   // built (a signal handler), with evidence of blocking: reported at the
   // thread's next step boundary (settle_loop_step).

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -265,4 +266,25 @@ TEST_F(Asio, HandlersAreOnTheTimeline) {
   EXPECT_NE(trace.find("\"asio handlers (thread "), std::string::npos) << trace;
   EXPECT_NE(trace.find("\"name\":\"io_context.execute\""), std::string::npos) << trace;
   EXPECT_NE(trace.find("\"name\":\"blocking (call)\""), std::string::npos) << trace;
+}
+
+// A lock another thread holds: the remedy in Asio's idiom is a strand, never
+// an I/O call.
+TEST_F(Asio, ContendedLockHintSuggestsAStrand) {
+  std::mutex mu;
+  std::atomic<bool> held{false};
+  std::thread holder([&] {
+    std::lock_guard lk(mu);
+    held = true;
+    std::this_thread::sleep_for(20ms);
+  });
+  while (!held) std::this_thread::yield();
+  asio::io_context io;
+  asio::post(io, [&] { std::lock_guard lk(mu); });
+  io.run();
+  holder.join();
+  const auto r = only_report();
+  EXPECT_THAT(r.call, HasSubstr("pthread_mutex_lock")) << r.text();
+  EXPECT_THAT(r.hint, HasSubstr("strand")) << r.text();
+  EXPECT_THAT(r.hint, ::testing::Not(HasSubstr("async_read"))) << r.text();
 }
