@@ -50,6 +50,13 @@ void ensure_alt_stack() noexcept {
   ss.ss_size = kReserve - kGuard;
   if (raw_sigaltstack(&ss, nullptr) == 0) {
     t_ours = mem;
+    // Given back when the thread exits, whoever installed it (a hub with
+    // detection off has no slot to do it).
+    struct Owner {
+      ~Owner() { release_alt_stack(); }
+    };
+    static thread_local Owner owner;
+    (void)owner;
   } else {
     munmap(mem, kReserve);
   }
