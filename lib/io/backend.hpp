@@ -75,6 +75,8 @@ class Backend {
 std::unique_ptr<Backend> make_backend(detail::Hub& hub);
 std::unique_ptr<Backend> make_uring_backend(detail::Hub& hub);
 std::unique_ptr<Backend> make_epoll_backend(detail::Hub& hub);
+// At the fd limit: no fd of its own; green I/O fails with EMFILE.
+std::unique_ptr<Backend> make_no_fd_backend();
 
 // "" when UNCLOG_BACKEND is unset or valid, else the error message.
 std::string backend_env_error();

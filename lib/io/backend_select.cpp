@@ -52,13 +52,20 @@ std::unique_ptr<Backend> make_backend(detail::Hub& hub) {
     const int err = e.code().value();
     if (err == EMFILE || err == ENFILE) {
       // The program is at its fd limit: this hub takes the epoll backend,
-      // whose one fd may still fit; later hubs try io_uring again.
+      // whose one fd may still fit, else none (the statement still runs;
+      // its green I/O fails as the program's own calls would). Later hubs
+      // try io_uring again.
       static std::atomic<bool> said{false};
       if (!said.exchange(true)) {
-        std::fprintf(stderr, "unclog: no file descriptor left for an io_uring (%s); this hub uses epoll\n",
-                     std::strerror(err));
+        std::fprintf(stderr, "unclog: no file descriptor left for an io_uring (%s); this hub uses epoll, or no "
+                     "backend at all if that cannot be had either\n", std::strerror(err));
       }
-      return make_epoll_backend(hub);
+      try {
+        return make_epoll_backend(hub);
+      } catch (const std::system_error& e2) {
+        if (e2.code().value() != EMFILE && e2.code().value() != ENFILE) throw;
+        return make_no_fd_backend();
+      }
     }
     if (!is_refusal(err)) throw;
     if (!g_uring_refused.exchange(true)) {

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -298,3 +299,23 @@ TEST(Invisible, IdleWatchdogDoesNotWake) {
   EXPECT_GT(watchdog_switches(), before);
 }
 #endif
+
+// Item 9, at the limit: with no fd left, a watched statement still runs
+// (without us it would simply run).
+TEST(Invisible, WatchedStatementRunsAtTheFdLimit) {
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  int ran = 0;
+  std::thread([&] {
+    // The lowest free number becomes the limit: no open() can succeed.
+    const int lowest = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(lowest, 0);
+    ::close(lowest);
+    rlimit tight = old;
+    tight.rlim_cur = static_cast<rlim_t>(lowest);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    WATCHED(ran += 1);
+    setrlimit(RLIMIT_NOFILE, &old);
+  }).join();
+  EXPECT_EQ(ran, 1);
+}
