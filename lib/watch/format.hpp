@@ -11,7 +11,8 @@ std::string format_ms(std::chrono::nanoseconds d);
 
 // "void std::this_thread::sleep_for<long, std::ratio<1l, 1000l> >(...)" reads
 // as "std::this_thread::sleep_for": no return type, template arguments or
-// parameters. The JSON keeps full names.
+// parameters; a lambda reads as "lambda in Suite_Test::TestBody". The JSON
+// keeps full names.
 std::string short_name(const std::string& full);
 
 // `s` as the inside of a JSON string.

@@ -64,8 +64,18 @@ std::string watch::short_name(const std::string& full) {
     const std::string qs(q);
     if (out.size() > qs.size() && out.compare(out.size() - qs.size(), qs.size(), qs) == 0) out.erase(out.size() - qs.size());
   }
-  const std::size_t space = out.rfind(' ');
-  if (space != std::string::npos && out.find("{lambda") == std::string::npos) out.erase(0, space + 1);
+  // A leading return type ends at the last space outside a lambda's name.
+  const std::size_t lambda = out.find("{lambda");
+  const std::size_t space = out.rfind(' ', lambda == std::string::npos ? std::string::npos : lambda);
+  if (space != std::string::npos) out.erase(0, space + 1);
+  // "A::f::{lambda#1}::operator()" reads as "lambda in A::f": a test body's
+  // callbacks are lambdas, and their enclosing function is what tells them
+  // apart. Templates and parameters are gone already (above).
+  if (const std::size_t at = out.find("::{lambda"); at != std::string::npos && at > 0) {
+    std::string scope = out.substr(0, at);
+    if (scope.rfind("::", 0) == 0) scope.erase(0, 2);  // an anonymous namespace's name was dropped
+    out = "lambda in " + scope;
+  }
   return out.empty() ? full : out;
 }
 

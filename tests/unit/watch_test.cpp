@@ -23,6 +23,7 @@
 #include "direct_switches.hpp"
 #include "unclog/hub.hpp"
 #include "unclog/watch.hpp"
+#include "watch/format.hpp"
 #include "watch/report_builder.hpp"
 #include "watch/sampler.hpp"
 
@@ -570,4 +571,22 @@ TEST_F(Watch, FoldedStacksSumReportsOfTheSameStack) {
   // Outermost first: the fiber's entry, then this test's helper, then the sleep.
   EXPECT_LT(stack.find("Hub::fiber_entry"), stack.find("stall_here")) << stack;
   EXPECT_LT(stack.find("stall_here"), stack.find("usleep")) << stack;
+}
+
+// Names as reports print them: a lambda by the function it is in, never a
+// template cut in half.
+TEST(ShortName, LambdasAreNamedByTheirFunction) {
+  using unclog::watch::short_name;
+  EXPECT_EQ(short_name("TimerTest_StartAndStop_Test::TestBody()::{lambda(uvw::timer_event const&, "
+                       "uvw::timer_handle&)#1}::operator()(uvw::timer_event const&, uvw::timer_handle&) const"),
+            "lambda in TimerTest_StartAndStop_Test::TestBody");
+  EXPECT_EQ(short_name("uvw::emitter<uvw::timer_handle, uvw::timer_event>::publish<uvw::timer_event>(uvw::timer_"
+                       "event)::{lambda(auto:1&)#1}::operator()<std::function<void (uvw::timer_event&, "
+                       "uvw::timer_handle&)> >(auto:1&) const"),
+            "lambda in uvw::emitter::publish");
+  EXPECT_EQ(short_name("void (anonymous namespace)::run_test<int>(int)::{lambda()#2}::operator()() const"),
+            "lambda in run_test");
+  EXPECT_EQ(short_name("void crawler::throttle(std::chrono::duration<long, std::ratio<1l, 1000l> >)"),
+            "crawler::throttle");
+  EXPECT_EQ(short_name("std::vector<int, std::allocator<int> >::push_back(int const&)"), "std::vector::push_back");
 }
