@@ -28,6 +28,27 @@ Choice choice(const char** raw) {
 std::atomic<bool> g_uring_refused{false};
 
 bool is_refusal(int err) { return err == EPERM || err == ENOSYS || err == EINVAL || err == EOPNOTSUPP; }
+bool is_fd_limit(int err) { return err == EMFILE || err == ENFILE; }
+
+void say_fd_limit_once(const char* backend, int err) {
+  static std::atomic<bool> said{false};
+  if (!said.exchange(true)) {
+    std::fprintf(stderr, "unclog: no file descriptor left for the hub's %s (%s); this hub runs with the next "
+                 "backend that fits, or none (green I/O then fails with EMFILE)\n", backend, std::strerror(err));
+  }
+}
+
+// The epoll backend, or at the program's fd limit none: the statement still
+// runs, its green I/O failing as the program's own calls would there.
+std::unique_ptr<Backend> epoll_or_none(detail::Hub& hub) {
+  try {
+    return make_epoll_backend(hub);
+  } catch (const std::system_error& e) {
+    if (!is_fd_limit(e.code().value())) throw;
+    say_fd_limit_once("epoll", e.code().value());
+    return make_no_fd_backend();
+  }
+}
 
 }  // namespace
 
@@ -41,38 +62,26 @@ std::unique_ptr<Backend> make_backend(detail::Hub& hub) {
   const char* raw;
   switch (choice(&raw)) {
     case Choice::invalid: throw std::invalid_argument(backend_env_error());
-    case Choice::epoll: return make_epoll_backend(hub);
+    case Choice::epoll: return epoll_or_none(hub);
     case Choice::io_uring: return make_uring_backend(hub);
     case Choice::automatic: break;
   }
-  if (g_uring_refused.load(std::memory_order_relaxed)) return make_epoll_backend(hub);
+  if (g_uring_refused.load(std::memory_order_relaxed)) return epoll_or_none(hub);
   try {
     return make_uring_backend(hub);
   } catch (const std::system_error& e) {
     const int err = e.code().value();
-    if (err == EMFILE || err == ENFILE) {
-      // The program is at its fd limit: this hub takes the epoll backend,
-      // whose one fd may still fit, else none (the statement still runs;
-      // its green I/O fails as the program's own calls would). Later hubs
-      // try io_uring again.
-      static std::atomic<bool> said{false};
-      if (!said.exchange(true)) {
-        std::fprintf(stderr, "unclog: no file descriptor left for an io_uring (%s); this hub uses epoll, or no "
-                     "backend at all if that cannot be had either\n", std::strerror(err));
-      }
-      try {
-        return make_epoll_backend(hub);
-      } catch (const std::system_error& e2) {
-        if (e2.code().value() != EMFILE && e2.code().value() != ENFILE) throw;
-        return make_no_fd_backend();
-      }
+    if (is_fd_limit(err)) {
+      // At the program's fd limit: not a refusal; later hubs try io_uring again.
+      say_fd_limit_once("io_uring", err);
+      return epoll_or_none(hub);
     }
     if (!is_refusal(err)) throw;
     if (!g_uring_refused.exchange(true)) {
       std::fprintf(stderr, "unclog: io_uring is refused here (%s); using the epoll backend\n",
                    std::strerror(e.code().value()));
     }
-    return make_epoll_backend(hub);
+    return epoll_or_none(hub);
   }
 }
 
