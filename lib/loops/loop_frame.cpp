@@ -76,10 +76,7 @@ void name_entry(std::uintptr_t return_address, char* out, std::size_t size) {
   out[0] = '\0';
   Dl_info info{};
   if (!dladdr(reinterpret_cast<void*>(return_address - 1), &info) || !info.dli_sname) return;
-  int status = 0;
-  char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-  copy_name(out, size, status == 0 && demangled ? demangled : info.dli_sname);
-  std::free(demangled);
+  copy_name(out, size, watch::demangle(info.dli_sname).c_str());
 }
 
 }  // namespace

@@ -27,15 +27,6 @@ backtrace_state* state() {
   return s;
 }
 
-std::string demangle(const char* name) {
-  if (!name) return {};
-  int status = 0;
-  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  if (status != 0 || !out) return name;
-  std::string s(out);
-  std::free(out);
-  return s;
-}
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -146,6 +137,16 @@ std::vector<StackFrame> frames_of(std::uintptr_t pc) {
 }
 
 }  // namespace
+
+std::string demangle(const char* name) {
+  if (!name) return {};
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  if (status != 0 || !out) return name;
+  std::string s(out);
+  std::free(out);
+  return s;
+}
 
 std::string display_path(const char* path) {
   std::string p = std::filesystem::path(path).lexically_normal().string();

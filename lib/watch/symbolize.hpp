@@ -24,6 +24,9 @@ bool symbolize_if_ready(const std::uintptr_t* pcs, int n, std::vector<StackFrame
 // Fills report.function/user_function/file/line from its first sample.
 void locate(BlockingReport& report);
 
+// A C++ symbol's readable name; the name itself when it is not mangled.
+std::string demangle(const char* name);
+
 // Path as shown in reports: normalized, relative to unclog's source tree
 // when inside it.
 std::string display_path(const char* path);

@@ -1,6 +1,5 @@
 #include "symtab.hpp"
 
-#include <cxxabi.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
@@ -10,12 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <vector>
 
+#include "symbolize.hpp"
 #include "visible_mutex.hpp"
 
 namespace unclog::watch {
@@ -118,13 +117,7 @@ std::string function_symbol_at(std::uintptr_t pc) {
       if (s->size == 0 || pc < s->start + s->size) name = s->name;
     }
   }
-  if (!name) return {};
-  int status = 0;
-  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  if (status != 0 || !out) return name;
-  std::string result(out);
-  std::free(out);
-  return result;
+  return name ? demangle(name) : std::string();
 }
 
 }  // namespace unclog::watch
