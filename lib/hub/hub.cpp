@@ -195,6 +195,14 @@ Fiber* Hub::spawn(std::unique_ptr<Task> task, const SpawnOptions& options) {
   return f;
 }
 
+namespace {
+
+// The caught exception is the forced unwind of end_for_thread_exit, still
+// caught (its catch block was left by a context switch, not ended).
+[[noreturn]] void rethrow_thread_exit() { throw; }
+
+}  // namespace
+
 void Hub::run(Task& root, const SpawnOptions& options) {
   if (Hub::t_current_) throw std::logic_error("unclog::run called inside a hub fiber; use unclog::spawn");
   install_overflow_handler();
@@ -234,6 +242,7 @@ void Hub::run(Task& root, const SpawnOptions& options) {
     }
   } flush{tracing_};
   loop();
+  if (thread_ending_) rethrow_thread_exit();
 
   std::exception_ptr root_error = root_fiber->error;
   for (Fiber* f : unobserved_) {
@@ -268,27 +277,25 @@ __attribute__((no_sanitize("undefined"))) void Hub::fiber_entry() {
   try {
     f->task->run();
   } catch (abi::__forced_unwind&) {
-    // pthread_cancel or pthread_exit in the fiber: the thread is ending.
-    // The unwind must go on (swallowing it aborts the process); past this
-    // fiber's first frame there is none, so glibc ends the thread from
-    // there, as it would have at the top of the thread's own stack. The
-    // frames on that stack (this hub's run among them) are not unwound:
-    // nothing may find the hub afterwards.
-    hub->abandon_for_thread_exit();
-    throw;
+    hub->end_for_thread_exit(f);
   } catch (...) {
     f->error = std::current_exception();
   }
   hub->finish(f);
 }
 
-void Hub::abandon_for_thread_exit() noexcept {
-  (void)end_step();  // no report: the thread is going
-  if (slot_) slot_->label_of.store(nullptr, std::memory_order_release);
-  Hub::t_current_ = nullptr;
-  HubRegistry& r = hub_registry();
-  std::lock_guard lk(r.mu);
-  std::erase(r.hubs, this);
+// pthread_cancel or pthread_exit in a fiber: the thread is ending. The
+// unwind must go on (swallowing it aborts the process), through the frames
+// of the thread's own stack too, as without us: destructors there (a lock
+// guard around the watched statement, the hub itself) must run. Past the
+// fiber's first frame there is no way down to them, so the fiber ends here
+// inside its catch block, the loop returns at once, and run() rethrows the
+// caught unwind (rethrow_thread_exit) from the thread's stack. Other fibers
+// of the hub are discarded, their frames not unwound, as a thread's would
+// be if it had no fibers.
+void Hub::end_for_thread_exit(Fiber* f) {
+  thread_ending_ = true;
+  finish(f);
 }
 
 void Hub::finish(Fiber* f) {
@@ -330,6 +337,7 @@ void Hub::record_detached_error(Fiber* f) noexcept {
 
 void Hub::loop() {
   for (;;) {
+    if (thread_ending_) [[unlikely]] return;
     if (pending_report_) {
       watch::finish_step(*slot_, std::exchange(pending_report_, 0), pending_fiber_->name.c_str());
       release_fiber(std::exchange(pending_fiber_, nullptr));

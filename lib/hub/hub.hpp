@@ -78,9 +78,10 @@ class Hub {
   void join(Fiber* f);
   void cancel(Fiber* f) noexcept;
   void record_detached_error(Fiber* f) noexcept;
-  // A forced unwind (pthread_cancel, pthread_exit) leaves a fiber: the
-  // thread ends without returning here; the hub unlists itself.
-  void abandon_for_thread_exit() noexcept;
+  // A forced unwind (pthread_cancel, pthread_exit) reached fiber `f`'s first
+  // frame: `f` ends, the hub runs nothing more and run() goes on with that
+  // unwind on the thread's own stack. Called inside the fiber's catch block.
+  [[noreturn]] void end_for_thread_exit(Fiber* f);
 
   io::Backend& backend() noexcept { return *backend_; }
 
@@ -147,6 +148,8 @@ class Hub {
   // Timeline tracing (watch/trace.hpp), decided when the hub starts. While
   // it is on, every switch takes the slow path, which times the steps.
   bool tracing_ = false;
+  // A fiber met pthread_cancel or pthread_exit: see end_for_thread_exit.
+  bool thread_ending_ = false;
   std::uint64_t spawned_ = 0;
   std::uint64_t pending_report_ = 0;   // step to report, 0 if none
   Fiber* pending_fiber_ = nullptr;     // ... and the fiber that ran it
