@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "calls/calls.hpp"
+#include "entry_hooks.hpp"
 #include "unclog/loops.hpp"
 #include "unclog/watch.hpp"
 #include "watch/sampler.hpp"
@@ -175,6 +176,7 @@ void refresh_ranges() {
   dl_iterate_phdr(add_ranges, &fresh);
   r.ranges.swap(fresh);
   r.generation = generation;
+  refresh_entry_hooks();  // objects were loaded: their loop calls too
 }
 
 bool find_range(std::uintptr_t pc, Range* out) {
@@ -378,6 +380,13 @@ bool in_sanitizer_runtime(std::uintptr_t pc) noexcept {
   Range r{};
   if (find_range(pc, &r)) return !r.loop;
   return is_linked_in_interceptor(pc);
+}
+
+const Loop* loop_named(const char* name) noexcept {
+  for (const Known& k : kKnown) {
+    if (std::strcmp(k.loop.name, name) == 0) return &k.loop;
+  }
+  return nullptr;
 }
 
 bool is_program_code(std::uintptr_t pc) noexcept {

@@ -21,6 +21,9 @@ struct Loop {
   const char* lock_hint;  // ... for a contended lock (never an I/O call)
 };
 
+// The known loop called `name` ("libuv", "GLib", "Qt"), if any.
+const Loop* loop_named(const char* name) noexcept;
+
 // The loop of a hand-written wait (LoopWait, set_loop_functions()).
 const Loop& own_loop() noexcept;
 const Loop& asio_loop() noexcept;

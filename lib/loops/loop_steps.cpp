@@ -28,6 +28,8 @@ bool sanitized() {
 // When the running loop step began, while tracing (--unclog_trace).
 thread_local std::int64_t t_began_ns = 0;
 
+}  // namespace
+
 void end_loop_step(watch::StepSlot& s) {
   s.in_loop_step.store(0, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -37,6 +39,8 @@ void end_loop_step(watch::StepSlot& s) {
   }
   if (step) watch::finish_step(s, step, s.loop_label, nullptr, true);
 }
+
+namespace {
 
 // A wait inside another step: the part of the step before it is reported
 // now if it blocked, so that each batch of callbacks is judged on its own.
@@ -57,6 +61,8 @@ void report_part_before(watch::StepSlot& s) {
   watch::step_begin(&s);
 }
 
+}  // namespace
+
 void name_loop(watch::StepSlot& s, const LoopFrame& f, const char* runner) {
   if (runner) {
     std::snprintf(s.loop_runner, sizeof s.loop_runner, "%s", runner);
@@ -71,6 +77,8 @@ void name_loop(watch::StepSlot& s, const LoopFrame& f, const char* runner) {
   s.loop_kind = f.loop;
 }
 
+namespace {
+
 void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) {
   watch::StepSlot* s = watch::attached_slot();
   if (!s) return;
@@ -79,16 +87,29 @@ void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) 
   // The same run of the same loop as the last step: its frame is still live
   // and outside ours. Else unwind once to find it.
   const auto sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-  if (!(s->loop_cfa && s->loop_site == &loop && sp < s->loop_cfa && watch::loop_frame_live(*s))) {
+  // A frame an entry hook set belongs to every wait of its run (Qt's run
+  // waits in GLib's poll).
+  const bool same_loop = s->loop_site == &loop || s->loop_by_entry;
+  if (!(s->loop_cfa && same_loop && sp < s->loop_cfa && watch::loop_frame_live(*s))) {
     LoopFrame f;
     const bool programs = find_loop_frame(site, loop, &f);
     s->loop_cfa = f.cfa;  // 0 when there is no frame to check
     s->loop_ret = f.ret;
     s->loop_site = &loop;
     s->loop_refused = !programs;
+    s->loop_by_entry = 0;
     if (programs) name_loop(*s, f, runner);
   }
   if (!s->loop_cfa || s->loop_refused) return;
+  start_step_on_frame(*s);
+}
+
+std::atomic<bool> g_asio_tracked{false};
+
+}  // namespace
+
+void start_step_on_frame(watch::StepSlot& slot) {
+  watch::StepSlot* s = &slot;
   // Names and remedies, unless this loop's are still there (another kind
   // of step, or another loop, replaces the runner too).
   if (s->runner.load(std::memory_order_relaxed) != s->loop_runner || s->loop_hints[0] != static_cast<const Loop*>(s->loop_kind)->hint) [[unlikely]] {
@@ -106,10 +127,6 @@ void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) 
   if (watch::trace::on()) [[unlikely]] t_began_ns = watch::trace::now_ns();
   watch::step_begin(s);
 }
-
-std::atomic<bool> g_asio_tracked{false};
-
-}  // namespace
 
 void note_asio_handlers_tracked() noexcept {
   if (!g_asio_tracked.load(std::memory_order_relaxed)) g_asio_tracked.store(true, std::memory_order_relaxed);

@@ -55,5 +55,14 @@ void note_asio_handlers_tracked() noexcept;
 bool asio_handlers_tracked(const Loop& loop) noexcept;
 // Ends the running loop step (reporting it if it blocked). Owner thread.
 void end_loop_step_here(watch::StepSlot& slot);
+// ... whose loop frame is known live (the loop is returning).
+void end_loop_step(watch::StepSlot& slot);
+
+struct LoopFrame;
+// Names the slot's loop steps after `f` ("libuv loop", "uv_run (thread N)").
+void name_loop(watch::StepSlot& slot, const LoopFrame& f, const char* runner);
+// Begins a loop step of the loop whose frame the slot holds (loop_cfa,
+// loop_ret, loop_kind), with its names and remedies. No step may be running.
+void start_step_on_frame(watch::StepSlot& slot);
 
 }  // namespace unclog::loops

@@ -5,6 +5,7 @@
 
 #include "hub/hub.hpp"
 #include "io/backend.hpp"
+#include "loops/entry_hooks.hpp"
 #include "watch/format.hpp"
 #include "watch/sinks.hpp"
 #include "watch/trace.hpp"
@@ -16,7 +17,10 @@ std::string backend_env_error() { return io::backend_env_error(); }
 std::string format_ms(std::chrono::nanoseconds d) { return watch::format_ms(d); }
 std::uint64_t hub_generation() noexcept { return detail::hub_generation(); }
 std::vector<std::string> live_fibers_since(std::uint64_t generation) { return detail::live_fibers_since(generation); }
-void set_current_test(const char* name) noexcept { watch::set_current_test(name); }
+void set_current_test(const char* name) noexcept {
+  watch::set_current_test(name);
+  loops::refresh_entry_hooks();  // a library loaded since: its loop calls are watched from their first pass
+}
 void settle_this_thread() noexcept { watch::settle_this_thread(); }
 bool tracing() noexcept { return watch::trace::on(); }
 std::int64_t trace_now_ns() noexcept { return watch::trace::now_ns(); }

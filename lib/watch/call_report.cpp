@@ -129,10 +129,11 @@ std::vector<StackFrame> user_facing_frames(const std::uintptr_t* pcs, int n) {
   if (i > 0) {
     // The outermost of our frames, without what is inlined into it: an
     // interposed function named like libc's is the call the user made.
-    const StackFrame wrapper = symbolize(&pcs[i - 1], 1).back();
-    if (!wrapper.function.empty() && wrapper.function.rfind("unclog", 0) != 0) {
-      out.push_back(wrapper);
-    } else if (i < n && symbolize(&pcs[i], 1).back().function.empty()) {
+    const std::vector<StackFrame> wrapper = symbolize(&pcs[i - 1], 1);
+    const std::vector<StackFrame> next = i < n ? symbolize(&pcs[i], 1) : std::vector<StackFrame>{};
+    if (!wrapper.empty() && !wrapper.back().function.empty() && wrapper.back().function.rfind("unclog", 0) != 0) {
+      out.push_back(wrapper.back());
+    } else if (!next.empty() && next.back().function.empty()) {
       rest = i + 1;  // our signal handler's: the kernel's return trampoline follows
     }
   }

@@ -114,6 +114,7 @@ struct StepSlot : StepMarks {
   // (run by a library's own thread).
   std::atomic<std::uint8_t> in_loop_step{0};
   std::uint8_t loop_refused = 0;
+  std::uint8_t loop_by_entry = 0;             // the frame is a run function's entry (loops/entry_hooks.hpp)
   std::uintptr_t loop_cfa = 0;                // the loop's outermost frame (loops/loop_frame.hpp)
   std::uintptr_t loop_ret = 0;                // ... the return address at loop_cfa - 8 while it runs
   const void* loop_site = nullptr;            // the loop whose wait found the frame

@@ -190,6 +190,9 @@ std::vector<StackFrame> symbolize_locked(const std::uintptr_t* pcs, int n) {
   for (int i = 0; i < n; ++i) {
     auto it = g_cache->find(pcs[i]);
     if (it == g_cache->end()) it = g_cache->emplace(pcs[i], frames_of(pcs[i])).first;
+    // A loop run function's entry hook (loops/entry_hooks.cpp) stands
+    // between the program and the loop it called: not part of their story.
+    if (!it->second.empty() && it->second.back().function.find("loop_entry_hook<") != std::string::npos) continue;
     out.insert(out.end(), it->second.begin(), it->second.end());
   }
   g_warm.store(true, std::memory_order_release);
