@@ -51,6 +51,17 @@ inline void read_ready_pipe() {
 
 }  // namespace loop_cases
 
+// The first-pass tests of a loop: `first(Case)` runs a callback before the
+// loop's first wait (a due timer, a posted or idle callback), `nowait(Case)`
+// in a run that never waits (UV_RUN_NOWAIT, EVLOOP_NONBLOCK, an iteration
+// that may not block), `idle(Case)` in an idle (or already active) callback.
+#define LOOP_FIRST_PASS_TESTS(Loop, first, nowait, idle)                \
+  TEST(Loop, FirstPassSleep) { first(loop_cases::Case::sleep); }       \
+  TEST(Loop, FirstPassClean) { first(loop_cases::Case::clean); }       \
+  TEST(Loop, NoWaitSpin) { nowait(loop_cases::Case::spin); }           \
+  TEST(Loop, NoWaitClean) { nowait(loop_cases::Case::clean); }         \
+  TEST(Loop, IdleCall) { idle(loop_cases::Case::call); }
+
 // The eight tests of a loop: `run(Case)` runs the loop once through.
 #define LOOP_CASE_TESTS(Loop, run)                                                        \
   TEST(Loop, Sleep) { run(loop_cases::Case::sleep); }                                     \

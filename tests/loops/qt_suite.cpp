@@ -53,3 +53,49 @@ TEST(Qt, Dispatcher) {
   const bool no_glib = std::getenv("QT_NO_GLIB") != nullptr;
   EXPECT_STREQ(name, no_glib ? "QEventDispatcherUNIX" : "QEventDispatcherGlib");
 }
+
+// Queued calls and zero timers, before the loop waits or with no wait.
+namespace {
+
+void first_pass() {
+  if (g_case == Case::sleep) usleep(80000);  // FIRST
+}
+void nowait() {
+  if (g_case == Case::spin) loop_cases::burn_cpu_ms(80);  // NOWAIT
+}
+void queued_call() {
+  if (g_case == Case::call) loop_cases::read_ready_pipe();  // IDLE
+}
+
+void qt_first(Case c) {
+  ensure_app();
+  g_case = c;
+  QEventLoop loop;
+  QTimer::singleShot(0, [&loop] {
+    first_pass();
+    loop.quit();
+  });
+  loop.exec();
+}
+
+void qt_nowait(Case c) {
+  ensure_app();
+  g_case = c;
+  QMetaObject::invokeMethod(QCoreApplication::instance(), nowait, Qt::QueuedConnection);
+  QCoreApplication::processEvents();
+}
+
+void qt_idle(Case c) {
+  ensure_app();
+  g_case = c;
+  QEventLoop loop;
+  QMetaObject::invokeMethod(QCoreApplication::instance(), [&loop] {
+    queued_call();
+    loop.quit();
+  }, Qt::QueuedConnection);
+  loop.exec();
+}
+
+}  // namespace
+
+LOOP_FIRST_PASS_TESTS(Qt, qt_first, qt_nowait, qt_idle)

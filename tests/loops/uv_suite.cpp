@@ -81,3 +81,61 @@ TEST(Libuv, SleepThenExitOnThread) {
   std::thread t(run_uv_sleeping_last);
   t.join();
 }
+
+// Before the first wait: libuv runs due timers and idle callbacks first.
+namespace {
+
+void first_pass_timer(uv_timer_t*) {
+  if (g_case == Case::sleep) usleep(80000);  // FIRST
+}
+void nowait_idle(uv_idle_t* h) {
+  if (g_case == Case::spin) loop_cases::burn_cpu_ms(80);  // NOWAIT
+  uv_idle_stop(h);
+}
+void idle_call(uv_idle_t* h) {
+  if (g_case == Case::call) loop_cases::read_ready_pipe();  // IDLE
+  uv_idle_stop(h);
+}
+
+void close_all(uv_loop_t* loop) {
+  uv_walk(loop, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+}
+
+void uv_first(Case c) {  // a 0 ms timer: due when uv_run starts
+  g_case = c;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uv_timer_t t;
+  uv_timer_init(&loop, &t);
+  uv_timer_start(&t, first_pass_timer, 0, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  close_all(&loop);
+}
+
+void uv_nowait(Case c) {
+  g_case = c;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uv_idle_t i;
+  uv_idle_init(&loop, &i);
+  uv_idle_start(&i, nowait_idle);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  close_all(&loop);
+}
+
+void uv_idle(Case c) {
+  g_case = c;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uv_idle_t i;
+  uv_idle_init(&loop, &i);
+  uv_idle_start(&i, idle_call);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  close_all(&loop);
+}
+
+}  // namespace
+
+LOOP_FIRST_PASS_TESTS(Libuv, uv_first, uv_nowait, uv_idle)
