@@ -37,6 +37,9 @@ struct Entry {
   const char* shown;   // in the step's label: "uv_run (thread N)"
   const char* loop;    // Loop::name
   std::atomic<RunFn> real{nullptr};
+  // loop_named(loop), found at the first entry: the table of loops is a
+  // static of another file, not yet built when our constructor hooks.
+  std::atomic<const Loop*> known{nullptr};
 };
 
 Entry g_entries[] = {
@@ -62,7 +65,7 @@ constexpr int kEntries = sizeof g_entries / sizeof g_entries[0];
 // callbacks stay that step's, and its waits split it as before.
 class EntryStep {
  public:
-  EntryStep(const Entry& e, std::uintptr_t cfa, std::uintptr_t ret) noexcept {
+  EntryStep(Entry& e, std::uintptr_t cfa, std::uintptr_t ret) noexcept {
     const watch::Config& c = watch::config();
     if (!c.enabled.load(std::memory_order_relaxed) || !c.loop_steps.load(std::memory_order_relaxed)) [[likely]] return;
     try {
@@ -70,8 +73,12 @@ class EntryStep {
       if (!s) return;
       if (s->orphan_seq || s->in_loop_step.load(std::memory_order_relaxed)) [[unlikely]] watch::settle_loop_step(*s);
       if (s->seq.load(std::memory_order_relaxed) & 1) return;
-      const Loop* loop = loop_named(e.loop);
-      if (!loop || asio_handlers_tracked(*loop)) return;
+      const Loop* loop = e.known.load(std::memory_order_relaxed);
+      if (!loop) [[unlikely]] {
+        loop = loop_named(e.loop);
+        if (!loop) return;
+        e.known.store(loop, std::memory_order_relaxed);
+      }
       if (s->loop_cfa != cfa || s->loop_ret != ret || s->loop_kind != loop || !s->loop_by_entry) {
         LoopFrame f;
         f.cfa = cfa;
@@ -101,8 +108,10 @@ class EntryStep {
     } catch (...) {
       // Out of memory building the report: it is lost, the run goes on.
     }
-    slot_->loop_cfa = 0;  // this frame is going: no later step may take it as live
-    slot_->loop_by_entry = 0;
+    // The frame stays in the slot: the next run entered from the same call
+    // site has the same frame and keeps its names (no formatting per
+    // entry). Between runs it cannot pass for live: the word it checks holds
+    // this return address again only while that same call runs.
   }
   EntryStep(const EntryStep&) = delete;
   EntryStep& operator=(const EntryStep&) = delete;
@@ -118,7 +127,7 @@ class EntryStep {
 template <int I>
 __attribute__((noinline)) std::uintptr_t loop_entry_hook(std::uintptr_t a, std::uintptr_t b, std::uintptr_t c) {
   const auto fp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-  const RunFn real = g_entries[I].real.load(std::memory_order_relaxed);
+  const RunFn real = g_entries[I].real.load(std::memory_order_acquire);
   EntryStep step(g_entries[I], fp + 16, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
   return real(a, b, c);
 }
@@ -224,7 +233,7 @@ int hook_object(dl_phdr_info* info, std::size_t, void* data) {
       if (!g_entries[e].real.load(std::memory_order_relaxed)) {
         void* real = dlsym(RTLD_DEFAULT, name);
         if (!real) continue;
-        g_entries[e].real.store(reinterpret_cast<RunFn>(real), std::memory_order_relaxed);
+        g_entries[e].real.store(reinterpret_cast<RunFn>(real), std::memory_order_release);
       }
       if (write_slot(reinterpret_cast<std::uintptr_t*>(info->dlpi_addr + r.r_offset), kEntryFns[e], relro_lo, relro_hi)) {
         ++*hooked;

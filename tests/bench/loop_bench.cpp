@@ -63,6 +63,25 @@ double round_trips_per_second() {
   return rate;
 }
 
+// One callback a run: an idle handle, run with UV_RUN_NOWAIT, so each run
+// is an entry (a loop step begins), one callback and a poll that does not
+// wait (the step ends there, the next begins) and a return (it ends).
+double entries_per_second() {
+  constexpr long kRuns = 200000;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uv_idle_t idle;
+  uv_idle_init(&loop, &idle);
+  uv_idle_start(&idle, [](uv_idle_t*) {});
+  const double rate = bench::per_second(kRuns, [&] {
+    for (long i = 0; i < kRuns; ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  });
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle), nullptr);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return rate;
+}
+
 }  // namespace
 
 int main() {
@@ -91,5 +110,21 @@ int main() {
   std::sort(ratios.begin(), ratios.end());
   std::printf("libuv ping-pong round trips/s (detection on), best of 11: loop steps off %.0f, on %.0f\n", off, on);
   bench::ratio("loop_pingpong_steps_on_vs_off", ratios[ratios.size() / 2], ">=", 0.97);
+
+  // Loop entries (loops/entry_hooks.cpp): what a step at each uv_run costs.
+  ratios.clear();
+  on = off = 0;
+  for (int round = 0; round < 7; ++round) {
+    unclog::set_loop_steps(true);
+    const double a = entries_per_second();
+    unclog::set_loop_steps(false);
+    const double b = entries_per_second();
+    ratios.push_back(a / b);
+    on = std::max(on, a);
+    off = std::max(off, b);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("libuv NOWAIT runs of one callback/s, best of 7: loop steps off %.0f, on %.0f\n", off, on);
+  bench::ratio("loop_entry_on_vs_off", ratios[ratios.size() / 2], ">=", 0.9);
   return 0;
 }
