@@ -52,7 +52,11 @@ std::string watch::short_name(const std::string& full) {
       continue;
     }
     const char c = full[i];
-    if (c == '<' && paren == 0 && full.compare(0, 8, "operator") != 0) ++angle;
+    // A '<' opens template arguments unless it is the operator's own name
+    // (operator<, operator<<, operator<=>).
+    const bool operator_name = (i >= 8 && full.compare(i - 8, 8, "operator") == 0) ||
+                               (i >= 9 && full.compare(i - 9, 9, "operator<") == 0);
+    if (c == '<' && paren == 0 && !operator_name) ++angle;
     else if (c == '>' && angle > 0 && paren == 0) --angle;
     else if (c == '(' && angle == 0) ++paren;
     else if (c == ')' && paren > 0 && angle == 0) --paren;

@@ -596,4 +596,9 @@ TEST(ShortName, LambdasAreNamedByTheirFunction) {
   EXPECT_EQ(short_name("void crawler::throttle(std::chrono::duration<long, std::ratio<1l, 1000l> >)"),
             "crawler::throttle");
   EXPECT_EQ(short_name("std::vector<int, std::allocator<int> >::push_back(int const&)"), "std::vector::push_back");
+  // A generic lambda's call operator as the line tables name it: no scope,
+  // template arguments after operator() (it read as "uvw::timer_handle>").
+  EXPECT_EQ(short_name("operator()<uvw::timer_event, uvw::timer_handle>"), "operator()");
+  EXPECT_EQ(short_name("std::operator<< <char>(std::ostream&, char const*)"), "std::operator<<");
+  EXPECT_EQ(short_name("bool operator< <int>(Box<int> const&, Box<int> const&)"), "operator<");
 }
