@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "annotations.hpp"
-#include "flags.hpp"
+#include "harness/annotations.hpp"
+#include "unclog/detail/harness.hpp"
 
 using namespace std::chrono_literals;
-using unclog::gtest_internal::Flags;
-using unclog::gtest_internal::Mode;
-using unclog::gtest_internal::parse_duration;
-using unclog::gtest_internal::parse_flags;
+using unclog::harness::Flags;
+using unclog::harness::Mode;
+using unclog::harness::parse_duration;
+using unclog::harness::parse_flags;
 
 namespace {
 
@@ -146,14 +146,14 @@ TEST(Annotations, GithubCommandPointsAtTheRepositoryPath) {
   r.file = "../src/net/client.cpp";  // as the compiler saw it, from the build directory
   r.line = 57;
   r.test = "Client.Fetch";
-  const std::string line = unclog::gtest_internal::github_annotation(r, "/home/runner/work/app", "/home/runner/work/app/build");
+  const std::string line = unclog::harness::github_annotation(r, "/home/runner/work/app", "/home/runner/work/app/build");
   EXPECT_EQ(line.rfind("::error file=src/net/client.cpp,line=57,title=blocking in Client.Fetch::blocking: fiber", 0), 0u)
       << line;
   EXPECT_EQ(line.find('\n'), std::string::npos) << "one line: newlines are %0A";
   EXPECT_NE(line.find("%0A"), std::string::npos);
   // A property's commas and colons are escaped; the message keeps its own.
   r.test = "Suite.Name,with:chars";
-  const std::string esc = unclog::gtest_internal::github_annotation(r, "/w", "/w/b");
+  const std::string esc = unclog::harness::github_annotation(r, "/w", "/w/b");
   EXPECT_NE(esc.find("title=blocking in Suite.Name%2Cwith%3Achars::"), std::string::npos) << esc;
   EXPECT_NE(esc.find("read(fd 5: pipe, blocking"), std::string::npos) << esc;
 }

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <mutex>
 
-namespace unclog::gtest_internal {
+namespace unclog::harness {
 namespace {
 
 namespace fs = std::filesystem;
@@ -63,4 +63,4 @@ void print_github_annotation(const BlockingReport& r) {
   std::fflush(stdout);
 }
 
-}  // namespace unclog::gtest_internal
+}  // namespace unclog::harness

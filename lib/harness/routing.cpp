@@ -1,5 +1,7 @@
-#include "routing.hpp"
-
+// Where a report goes: into the innermost watched statement on this thread,
+// else a failure of the running test (now on its own thread, at its end
+// from others), else stderr. And the rest of the harness's state: the
+// running test, the finished ones, the summary.
 #include <atomic>
 #include <deque>
 #include <cstdio>
@@ -9,19 +11,31 @@
 #include <thread>
 
 #include "annotations.hpp"
-#include "hang_xml.hpp"
-#include "unclog/detail/gtest_support.hpp"
-#include "unclog/gtest.hpp"
+#include "hub/hub.hpp"
+#include "loops/entry_hooks.hpp"
+#include "unclog/detail/harness.hpp"
+#include "unclog/unclog.hpp"
+#include "watch/format.hpp"
+#include "watch/sinks.hpp"
+#include "watch/trace.hpp"
+#include "watch/watch_internal.hpp"
 
-namespace unclog::gtest_internal {
+namespace unclog::harness {
 namespace {
 
 struct Scope {
-  Expect expect;
   std::vector<BlockingReport> reports;
   Scope* outer;
 };
 thread_local Scope* t_scope = nullptr;
+
+struct Summary {
+  std::uint64_t reports = 0;
+  std::uint64_t tests = 0;
+  std::uint64_t library_stalls = 0;  // loop libraries' own stalls: not failures
+  bool have_worst = false;
+  BlockingReport worst;
+};
 
 struct State {
   std::mutex mu;
@@ -33,10 +47,12 @@ struct State {
   std::string test_name;
   std::deque<std::string> published_names;  // see test_started
   std::uint64_t hub_generation = 0;  // hubs started from here on belong to the test
+  std::int64_t test_began_ns = 0;    // for the test's span on the timeline (--unclog_trace)
   std::vector<BlockingReport> queued;  // raised on other threads during the test
   Summary summary;
   std::set<std::string> tests_with_reports;
   std::vector<FinishedTest> finished;
+  Adapter adapter;
 };
 
 State& state() {
@@ -55,6 +71,23 @@ void count(const BlockingReport& r) {
   }
 }
 
+// The failure of the running test, on its thread.
+void fail(const char* file, int line, const std::string& message) {
+  Adapter a;
+  {
+    std::lock_guard lk(state().mu);
+    a = state().adapter;
+  }
+  if (a.fail_at) a.fail_at(file, line, message);
+  else std::fprintf(stderr, "%s\n", message.c_str());
+}
+
+void add_failure(const BlockingReport& r) {
+  // A report with no frame of the user's code fails where the framework
+  // places the test rather than at "unknown file", which CI cannot place.
+  fail(r.file.empty() ? nullptr : r.file.c_str(), r.file.empty() ? -1 : r.line, r.text());
+}
+
 void on_report(const BlockingReport& r) {
   if (r.library) {
     // A loop library's own machinery stalled, with none of the program's
@@ -68,8 +101,7 @@ void on_report(const BlockingReport& r) {
   }
   if (state().flags.github_annotations) print_github_annotation(r);
   if (t_scope) {
-    if (t_scope->expect == Expect::no_blocking) count(r);
-    t_scope->reports.push_back(r);
+    t_scope->reports.push_back(r);  // counted by the macro if it fails for it (count_report)
     return;
   }
   count(r);
@@ -89,10 +121,20 @@ void on_report(const BlockingReport& r) {
 }
 
 void on_hang(const BlockingReport& r) {
-  std::fprintf(stdout, "[  FAILED  ] %s (hang)\n", running_test().c_str());
-  std::fflush(stdout);
-  write_hang_xml(r);
+  Adapter a;
+  {
+    std::lock_guard lk(state().mu);
+    a = state().adapter;
+  }
+  if (a.on_hang) {
+    a.on_hang(r);
+  } else {
+    std::fprintf(stdout, "unclog: hang in %s\n", running_test().c_str());
+    std::fflush(stdout);
+  }
 }
+
+
 
 class ScopeGuard {
  public:
@@ -109,6 +151,11 @@ class ScopeGuard {
 std::string ms(std::chrono::nanoseconds d) { return std::to_string(d.count() / 1000000) + " ms"; }
 
 }  // namespace
+
+void set_adapter(const Adapter& adapter) {
+  std::lock_guard lk(state().mu);
+  state().adapter = adapter;
+}
 
 void configure(const Flags& flags) {
   State& s = state();
@@ -175,36 +222,23 @@ void ensure_configured() {
 
 const Flags& active_flags() { return state().flags; }
 
-void add_failure(const BlockingReport& r) {
-  // A report with no frame of the user's code (no stack was sampled, or none
-  // with debug information) fails at the running test's definition rather
-  // than at "unknown file", which CI annotations cannot place.
-  const char* file = r.file.empty() ? nullptr : r.file.c_str();
-  int line = r.file.empty() ? -1 : r.line;
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  if (!file && info && info->file()) {
-    file = info->file();
-    line = info->line();
-  }
-  ::testing::internal::AssertHelper(::testing::TestPartResult::kNonFatalFailure, file, line, r.text().c_str()) =
-      ::testing::Message();
-}
-
 void test_started(const std::string& full_name) {
   State& s = state();
   std::lock_guard lk(s.mu);
   s.test_thread = std::this_thread::get_id();
   s.in_test = true;
   s.test_name = full_name;
-  s.hub_generation = gtest_support::hub_generation();
+  s.hub_generation = detail::hub_generation();
   // Reports on other threads read the name through a bare pointer at any
   // time: each name gets storage that is never freed or moved.
   s.published_names.push_back(full_name);
-  gtest_support::set_current_test(s.published_names.back().c_str());
+  watch::set_current_test(s.published_names.back().c_str());
+  s.test_began_ns = watch::trace::on() ? watch::trace::now_ns() : 0;
+  loops::refresh_entry_hooks();  // a library loaded since: its loop calls are watched from their first pass
 }
 
 void test_ended() {
-  gtest_support::settle_this_thread();  // the test body's loop step, if its loop returned
+  watch::settle_this_thread();  // the test body's loop step, if its loop returned
   State& s = state();
   std::vector<BlockingReport> queued;
   {
@@ -217,24 +251,28 @@ void test_ended() {
     std::lock_guard lk(s.mu);
     generation = s.hub_generation;
   }
-  const std::vector<std::string> alive = gtest_support::live_fibers_since(generation);
+  const std::vector<std::string> alive = detail::live_fibers_since(generation);
   if (!alive.empty()) {
     std::string names;
     for (std::size_t i = 0; i < alive.size() && i < 10; ++i) names += (i ? ", \"" : "\"") + alive[i] + "\"";
     if (alive.size() > 10) names += ", ...";
-    ::testing::internal::AssertHelper(::testing::TestPartResult::kNonFatalFailure, nullptr, -1,
-                                      ("unclog: " + std::to_string(alive.size()) +
-                                       " fiber(s) still alive when the test ended, in a hub it started on another "
-                                       "thread: " + names).c_str()) = ::testing::Message();
+    fail(nullptr, -1,
+         "unclog: " + std::to_string(alive.size()) +
+             " fiber(s) still alive when the test ended, in a hub it started on another thread: " + names);
   }
-  std::lock_guard lk(s.mu);
-  s.in_test = false;
-  gtest_support::set_current_test(nullptr);
-}
-
-Summary summary() {
-  std::lock_guard lk(state().mu);
-  return state().summary;
+  std::string name;
+  std::int64_t began_ns;
+  {
+    std::lock_guard lk(s.mu);
+    s.in_test = false;
+    watch::set_current_test(nullptr);
+    name = s.test_name;
+    began_ns = s.test_began_ns;
+  }
+  if (watch::trace::on()) {
+    watch::trace::record_test(name, began_ns, watch::trace::now_ns());
+    watch::trace::flush_thread();
+  }
 }
 
 void record_finished(FinishedTest t) {
@@ -252,47 +290,71 @@ std::string running_test() {
   return state().in_test ? state().test_name : std::string();
 }
 
-Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement, const char* file, int line) {
+std::vector<BlockingReport> run_watched(const std::function<void()>& body, const char* macro, bool expect_blocking) {
   ensure_configured();
-  const char* macro = expect == Expect::blocking ? "EXPECT_BLOCKING" : fatal ? "ASSERT_NO_BLOCKING" : "EXPECT_NO_BLOCKING";
-  gtest_support::settle_this_thread();  // what a loop step before the macro did is not the statement's
-  Scope scope{expect, {}, nullptr};
+  watch::settle_this_thread();  // what a loop step before the macro did is not the statement's
+  Scope scope{{}, nullptr};
   {
     ScopeGuard guard(scope);
-    SpawnOptions options;  // (C++17: the glue is compiled in the user's build)
+    SpawnOptions options;
     if (in_fiber()) {
       options.name = macro;
-      unclog::spawn(options, [&] { body.run(); }).join();
+      unclog::spawn(options, [&] { body(); }).join();
     } else {
       options.name = running_test().empty() ? "main" : running_test();
-      unclog::run([&] { body.run(); }, options);
+      unclog::run([&] { body(); }, options);
     }
   }
-  auto& reports = scope.reports;
-  if (expect == Expect::no_blocking) {
-    if (reports.empty()) return Outcome(true, file, line, "");
-    for (std::size_t i = 0; i + 1 < reports.size(); ++i) add_failure(reports[i]);
-    const BlockingReport& last = reports.back();
-    const bool here = last.file.empty();
-    return Outcome(false, here ? file : last.file, here ? line : last.line,
-                   last.text() + "\n  (in " + macro + "(" + statement + "))");
+  // Reports a statement was expected to make are no failures: not counted.
+  if (!expect_blocking) {
+    for (const BlockingReport& r : scope.reports) count(r);
   }
-  if (!reports.empty()) return Outcome(true, file, line, "");
-  if (!hub_blocking_detection_enabled()) {
-    return Outcome(false, file, line,
-                   std::string(macro) + "(" + statement + "): the detector is off (--unclog_mode=off)");
-  }
-  return Outcome(false, file, line,
-                 std::string("Expected: ") + statement +
-                     " blocks the loop (a step over the resolution, " + ms(resolution()) +
-                     ", or a blocking call)\n  Actual: no step blocked");
+  return std::move(scope.reports);
 }
 
-void run_test_body(Body& body, const char* suite, const char* name) {
+std::string expected_blocking_message(const char* statement, const char* macro) {
+  if (!hub_blocking_detection_enabled()) {
+    return std::string(macro) + "(" + statement + "): the detector is off (--unclog_mode=off)";
+  }
+  return std::string("Expected: ") + statement + " blocks the loop (a step over the resolution, " +
+         ms(resolution()) + ", or a blocking call)\n  Actual: no step blocked";
+}
+
+void run_test_body(const std::function<void()>& body, const std::string& name) {
   ensure_configured();
   SpawnOptions options;
-  options.name = std::string(suite) + "." + name;
-  unclog::run([&] { body.run(); }, options);
+  options.name = name;
+  unclog::run([&] { body(); }, options);
 }
 
-}  // namespace unclog::gtest_internal
+std::string summary_text() {
+  using watch::format_ms;
+  const Summary s = [] {
+    std::lock_guard lk(state().mu);
+    return state().summary;
+  }();
+  std::string out;
+  if (!hub_blocking_detection_enabled()) {
+    out += "unclog: detection off\n";
+  } else if (s.reports == 0) {
+    out += "unclog: no blocking reports (resolution " + format_ms(resolution()) + ")\n";
+  } else {
+    const BlockingReport& w = s.worst;
+    const std::string where = w.file.empty() ? "" : " at " + w.file + ":" + std::to_string(w.line);
+    // An untimed call report has no duration worth printing: name the call.
+    const std::string worst = w.timed ? format_ms(w.duration) + " " + to_string(w.kind) : "call " + w.call;
+    out += "unclog: " + std::to_string(s.reports) + " blocking report" + (s.reports == 1 ? "" : "s") + " in " +
+           std::to_string(s.tests) + " test" + (s.tests == 1 ? "" : "s") + "; worst " + worst + " in " +
+           (w.test.empty() ? "(no test)" : w.test) + where + "\n";
+  }
+  if (s.library_stalls) {
+    out += "unclog: " + std::to_string(s.library_stalls) + " stall" + (s.library_stalls == 1 ? "" : "s") +
+           " of loop libraries' own work (no code of the tests inside the loop; printed on stderr, not failures)\n";
+  }
+  // Where unclog could not watch everything it was asked to (said once on
+  // stderr when it happened): repeated beside the verdict it qualifies.
+  for (const std::string& limit : watch_limitations()) out += "unclog: watched less: " + limit + "\n";
+  return out;
+}
+
+}  // namespace unclog::harness

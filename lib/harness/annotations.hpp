@@ -8,7 +8,7 @@
 
 #include "unclog/watch.hpp"
 
-namespace unclog::gtest_internal {
+namespace unclog::harness {
 
 // The workflow command for `r` (no trailing newline). `workspace` and `cwd`
 // resolve the report's path (as the compiler saw it, often relative to
@@ -18,4 +18,4 @@ std::string github_annotation(const BlockingReport& r, const std::string& worksp
 // Prints it to stdout.
 void print_github_annotation(const BlockingReport& r);
 
-}  // namespace unclog::gtest_internal
+}  // namespace unclog::harness

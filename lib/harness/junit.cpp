@@ -1,17 +1,14 @@
-#include "hang_xml.hpp"
-
-#include <gtest/gtest.h>
-
-#include <unistd.h>
-
+// The JUnit XML a hang leaves behind: the tests finished so far and the
+// hung one, failed with the hang report. GoogleTest's XML is this dialect
+// too; Catch2's and doctest's JUnit reporters write the same elements.
 #include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "routing.hpp"
+#include "unclog/detail/harness.hpp"
 
-namespace unclog::gtest_internal {
+namespace unclog::harness {
 namespace {
 
 std::string escape(const std::string& s) {
@@ -40,35 +37,14 @@ std::string cdata(const std::string& s) {
   return out + s.substr(pos) + "]]>";
 }
 
-// --gtest_output (or GTEST_OUTPUT): "xml", "xml:FILE" or "xml:DIR/", as
-// gtest reads it; the directory form gets the executable's name.
-std::string output_path() {
-  const std::string output = GTEST_FLAG_GET(output);
-  const std::size_t colon = output.find(':');
-  if (output.substr(0, colon) != "xml") return "";
-  std::string path = colon == std::string::npos ? "" : output.substr(colon + 1);
-  if (path.empty()) return "test_detail.xml";
-  if (path.back() == '/') {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    std::string name = n > 0 ? std::string(exe, n) : "test";
-    name = name.substr(name.rfind('/') + 1);
-    path += name + ".xml";
-  }
-  return path;
-}
-
 }  // namespace
 
-void write_hang_xml(const BlockingReport& report) {
-  const std::string path = output_path();
-  if (path.empty()) return;
+bool write_junit(const std::string& path, const std::string& suite, const std::string& name,
+                 const BlockingReport& report) {
   std::vector<FinishedTest> tests = finished_tests();
-  const std::string hung = running_test();
   FinishedTest h;
-  const std::size_t dot = hung.find('.');
-  h.suite = dot == std::string::npos ? hung : hung.substr(0, dot);
-  h.name = dot == std::string::npos ? "" : hung.substr(dot + 1);
+  h.suite = suite;
+  h.name = name;
   h.seconds = static_cast<double>(report.duration.count()) / 1e9;
   h.failures.push_back("unclog: hang: the test did not finish within the hang timeout\n" + report.text());
   tests.push_back(h);
@@ -84,7 +60,7 @@ void write_hang_xml(const BlockingReport& report) {
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f) {
     std::fprintf(stderr, "unclog: cannot write the XML report %s\n", path.c_str());
-    return;
+    return false;
   }
   std::fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
   std::fprintf(f, "<testsuites tests=\"%zu\" failures=\"%zu\" disabled=\"0\" errors=\"0\" name=\"AllTests\">\n",
@@ -115,7 +91,7 @@ void write_hang_xml(const BlockingReport& report) {
     std::fprintf(f, "  </testsuite>\n");
   }
   std::fprintf(f, "</testsuites>\n");
-  std::fclose(f);
+  return std::fclose(f) == 0;
 }
 
-}  // namespace unclog::gtest_internal
+}  // namespace unclog::harness
