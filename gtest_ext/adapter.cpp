@@ -68,7 +68,7 @@ Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement
   (void)installed;
   const char* macro = expect == Expect::blocking ? "EXPECT_BLOCKING" : fatal ? "ASSERT_NO_BLOCKING" : "EXPECT_NO_BLOCKING";
   std::vector<BlockingReport> reports =
-      harness::run_watched([&] { body.run(); }, macro, expect == Expect::blocking);
+      harness::run_watched(body, macro, expect == Expect::blocking);
   if (expect == Expect::no_blocking) {
     if (reports.empty()) return Outcome(true, file, line, "");
     for (std::size_t i = 0; i + 1 < reports.size(); ++i) fail_at(reports[i].file.empty() ? nullptr : reports[i].file.c_str(), reports[i].line, reports[i].text());
@@ -84,7 +84,7 @@ Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement
 void run_test_body(Body& body, const char* suite, const char* name) {
   static const bool installed = (install_adapter(), true);
   (void)installed;
-  harness::run_test_body([&] { body.run(); }, std::string(suite) + "." + name);
+  harness::run_test_body(body, std::string(suite) + "." + name);
 }
 
 }  // namespace unclog::gtest_internal

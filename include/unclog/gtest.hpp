@@ -23,6 +23,7 @@
 #include <string>
 #include <utility>
 
+#include "unclog/detail/harness.hpp"
 #include "unclog/unclog.hpp"
 
 namespace unclog::gtest {
@@ -64,20 +65,9 @@ class Outcome {
   std::string message_;
 };
 
-class Body {
- public:
-  virtual ~Body() = default;
-  virtual void run() = 0;
-};
+using Body = harness::Body;
 template <class F>
-class BodyOf final : public Body {
- public:
-  explicit BodyOf(F& f) : f_(f) {}
-  void run() override { f_(); }
-
- private:
-  F& f_;
-};
+using BodyOf = harness::BodyOf<F>;
 
 Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement, const char* file, int line);
 void run_test_body(Body& body, const char* suite, const char* name);

@@ -290,7 +290,7 @@ std::string running_test() {
   return state().in_test ? state().test_name : std::string();
 }
 
-std::vector<BlockingReport> run_watched(const std::function<void()>& body, const char* macro, bool expect_blocking) {
+std::vector<BlockingReport> run_watched(Body& body, const char* macro, bool expect_blocking) {
   ensure_configured();
   watch::settle_this_thread();  // what a loop step before the macro did is not the statement's
   Scope scope{{}, nullptr};
@@ -299,10 +299,10 @@ std::vector<BlockingReport> run_watched(const std::function<void()>& body, const
     SpawnOptions options;
     if (in_fiber()) {
       options.name = macro;
-      unclog::spawn(options, [&] { body(); }).join();
+      unclog::spawn(options, [&] { body.run(); }).join();
     } else {
       options.name = running_test().empty() ? "main" : running_test();
-      unclog::run([&] { body(); }, options);
+      unclog::run([&] { body.run(); }, options);
     }
   }
   // Reports a statement was expected to make are no failures: not counted.
@@ -320,11 +320,11 @@ std::string expected_blocking_message(const char* statement, const char* macro) 
          ms(resolution()) + ", or a blocking call)\n  Actual: no step blocked";
 }
 
-void run_test_body(const std::function<void()>& body, const std::string& name) {
+void run_test_body(Body& body, const std::string& name) {
   ensure_configured();
   SpawnOptions options;
   options.name = name;
-  unclog::run([&] { body(); }, options);
+  unclog::run([&] { body.run(); }, options);
 }
 
 std::string summary_text() {

@@ -13,7 +13,6 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,15 +108,32 @@ bool write_junit(const std::string& path, const std::string& suite, const std::s
 
 // ---- watched statements and test bodies -------------------------------------
 
+// A statement or a test body, called through a virtual function rather than
+// std::function: its frames in a report then read as unclog's (not the
+// user's) and name nothing of the standard library.
+class Body {
+ public:
+  virtual ~Body() = default;
+  virtual void run() = 0;
+};
+template <class F>
+class BodyOf final : public Body {
+ public:
+  explicit BodyOf(F& f) : f_(f) {}
+  void run() override { f_(); }
+
+ private:
+  F& f_;
+};
+
 // Runs `body` as a hub's root fiber (or a fiber of the running hub) and
 // returns the reports raised in it, which go nowhere else: the macro's
 // verdict is the caller's. `macro` names the fiber inside a hub; reports
 // of a statement expected to block do not count in the summary.
-std::vector<BlockingReport> run_watched(const std::function<void()>& body, const char* macro,
-                                        bool expect_blocking);
+std::vector<BlockingReport> run_watched(Body& body, const char* macro, bool expect_blocking);
 // A whole test body as a hub's root fiber named `name`: its reports fail
 // the running test as any other.
-void run_test_body(const std::function<void()>& body, const std::string& name);
+void run_test_body(Body& body, const std::string& name);
 // The failure message of a watched statement that was expected to block
 // and did not ("" when it did, or when the detector is off it says so).
 std::string expected_blocking_message(const char* statement, const char* macro);
