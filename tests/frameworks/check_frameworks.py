@@ -12,7 +12,8 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 EXE, SOURCES = sys.argv[1], sys.argv[2:]
-FRAMEWORK = "catch2" if "catch2" in os.path.basename(EXE) else "doctest"
+# The framework, from the suite's source (the binary may have any name).
+FRAMEWORK = "catch2" if any(os.path.basename(s).startswith("catch2") for s in SOURCES) else "doctest"
 failures = []
 
 # Test case -> (marker of the line the report points at, what it says), or None: passes.
