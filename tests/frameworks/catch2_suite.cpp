@@ -31,6 +31,10 @@ TEST_CASE("expected to block", "[clean]") {
   CHECK_BLOCKING(usleep(80000));
 }
 
+TEST_CASE("expected to block, did not", "[blocking]") {
+  CHECK_BLOCKING(cases::yield_a_few());  // NOBLOCK
+}
+
 UNCLOG_TEST_CASE("watched body with sections", "[blocking]") {
   SECTION("clean") { unclog::yield(); }
   SECTION("blocking") { usleep(80000); }  // BODY

@@ -25,6 +25,7 @@ CASES = {
     "a libuv callback blocks": ("UV", "libuv loop"),
     "expected to block": None,
     "watched body with sections": ("BODY", "usleep"),
+    "expected to block, did not": ("NOBLOCK", "Actual: no step blocked"),
 }
 
 
@@ -104,7 +105,7 @@ with tempfile.TemporaryDirectory() as d:
             continue
         marker, says = want
         where = MARKS[marker]
-        blocking = [t for t in texts if "blocking:" in t]
+        blocking = [t for t in texts if "blocking:" in t or says in t]
         check(f"{name}: fails once, for blocking", len(texts) == 1 and len(blocking) == 1, "\n---\n".join(texts))
         if blocking:
             check(f"{name}: at its line {where}", where in blocking[0], blocking[0])

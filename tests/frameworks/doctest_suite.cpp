@@ -31,6 +31,10 @@ TEST_CASE("expected to block") {
   CHECK_BLOCKING(usleep(80000));
 }
 
+TEST_CASE("expected to block, did not") {
+  CHECK_BLOCKING(cases::yield_a_few());  // NOBLOCK
+}
+
 UNCLOG_TEST_CASE("watched body with sections") {
   SUBCASE("clean") { unclog::yield(); }
   SUBCASE("blocking") { usleep(80000); }  // BODY
