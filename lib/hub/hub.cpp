@@ -79,12 +79,6 @@ void Fiber::operator delete(void* p) noexcept {
   }
 }
 
-std::int64_t monotonic_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 void release_fiber(Fiber* f) noexcept {
   if (--f->refs == 0) {
     fiber::tsan_destroy_fiber(f->target.tsan_fiber);

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "fiber.hpp"
 #include "io/backend.hpp"
 #include "run_queue.hpp"
@@ -27,8 +28,6 @@
 #include "watch/step_slot.hpp"
 
 namespace unclog::detail {
-
-std::int64_t monotonic_ns() noexcept;
 
 // Names of the fibers alive in hubs started at or after `generation`
 // (hub_generation() before the hubs of interest start). Any thread.

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <mutex>
 
+#include "base/clock.hpp"
 #include "fiber/alt_stack.hpp"
 #include "fiber/raw_syscall.hpp"
 #include "notices.hpp"
@@ -92,9 +93,7 @@ __attribute__((no_sanitize("address"))) void on_sample(int sig, siginfo_t* si, v
     const std::int32_t i = s->nsamples.load(std::memory_order_relaxed);
     if (target != 0 && s->seq.load(std::memory_order_relaxed) == target && i < kMaxSamples) {
       Sample& out = s->samples[i];
-      timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      out.at_ns = std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+      out.at_ns = detail::monotonic_ns();
       out.nframes = capture_stack(out.frames, kMaxFrames, true);
       s->nsamples.store(i + 1, std::memory_order_release);
     }
@@ -128,9 +127,7 @@ __attribute__((noinline)) void take_requested_sample(StepSlot& s, bool in_sigsys
   // hang) takes the next one instead of writing into this one.
   s.nsamples.store(i + 1, std::memory_order_release);
   Sample& out = s.samples[i];
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  out.at_ns = std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  out.at_ns = detail::monotonic_ns();
   // Not in the SIGSYS handler: leave out CallWindow::close, which called us.
   out.nframes = in_sigsys ? capture_stack(out.frames, kMaxFrames, true) : capture_stack(out.frames, kMaxFrames, false, 1);
   errno = saved_errno;

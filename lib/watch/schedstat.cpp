@@ -1,13 +1,13 @@
 #include "schedstat.hpp"
 
-#include "io/own_fd.hpp"
-
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+
+#include "base/clock.hpp"
+#include "io/own_fd.hpp"
 
 namespace unclog::watch {
 
@@ -18,12 +18,6 @@ int open_schedstat(pid_t tid) noexcept {
 }
 
 namespace {
-
-std::int64_t monotonic_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // One pread of the file, parsed; false when it says nothing.
 bool read_counters(int fd, SchedStat& s) noexcept {
@@ -43,7 +37,7 @@ bool read_counters(int fd, SchedStat& s) noexcept {
 
 SchedStat read_schedstat(int fd) noexcept {
   SchedStat s;
-  s.wall_ns = monotonic_ns();
+  s.wall_ns = detail::monotonic_ns();
   if (fd < 0) return s;
   // The clock and the counters must describe one moment. A reader preempted
   // between the two (a loaded machine; the watched thread reading its own
@@ -53,10 +47,10 @@ SchedStat read_schedstat(int fd) noexcept {
   // they are far apart; the later read is the one kept.
   constexpr std::int64_t kTightNs = 500'000;
   for (int attempt = 0; attempt < 4; ++attempt) {
-    const std::int64_t before = monotonic_ns();
+    const std::int64_t before = detail::monotonic_ns();
     SchedStat t;
     t.valid = read_counters(fd, t);
-    t.wall_ns = monotonic_ns();
+    t.wall_ns = detail::monotonic_ns();
     if (!t.valid) return s;
     s = t;
     if (t.wall_ns - before <= kTightNs) break;

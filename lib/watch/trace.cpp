@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "format.hpp"
 #include "visible_mutex.hpp"
 
@@ -120,11 +121,7 @@ void name_track_locked(File& f, std::string& out, std::uint64_t track, const std
 
 }  // namespace
 
-std::int64_t now_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+std::int64_t now_ns() noexcept { return detail::monotonic_ns(); }
 
 namespace {
 void record_step_on(std::uint64_t track, const char* runner, const char* name, std::int64_t begin,

@@ -22,6 +22,7 @@
 #include "config.hpp"
 #include "notices.hpp"
 #include "proc_thread.hpp"
+#include "base/clock.hpp"
 #include "calls/trap.hpp"
 #include "report_builder.hpp"
 #include "sampler.hpp"
@@ -49,11 +50,7 @@ Registry& registry() {
   return *r;
 }
 
-std::int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+std::int64_t now_ns() { return detail::monotonic_ns(); }
 
 constexpr const char* kTsanSamplesNotice =
     "ThreadSanitizer is in the program: stalls are reported without the stack inside the step";
