@@ -20,6 +20,7 @@
 #include <mutex>
 #include <new>
 
+#include "base/runtime.hpp"
 #include "classify.hpp"
 #include "fd_modes.hpp"
 #include "watch/call_report.hpp"
@@ -340,8 +341,8 @@ bool install() {
 // handled at once. Empty when neither is here.
 const char* hostile_runtime() {
   static const char* const why = [] {
-    if (watch::under_valgrind()) return "valgrind runs the program, and would see its own system calls trapped";
-    if (dlsym(RTLD_DEFAULT, "__tsan_init")) {
+    if (detail::under_valgrind()) return "valgrind runs the program, and would see its own system calls trapped";
+    if (detail::under_tsan()) {
       return "ThreadSanitizer defers signals, and a trapped call's must be handled at once";
     }
     return "";
@@ -356,15 +357,8 @@ void bare_handler(int, siginfo_t* si, void* ctx) {
 
 }  // namespace
 
-namespace {
-bool g_tsan = false;
-__attribute__((constructor)) void find_tsan() { g_tsan = dlsym(RTLD_DEFAULT, "__tsan_init") != nullptr; }
-}  // namespace
-
-bool under_tsan() noexcept { return g_tsan; }
-
 SignalsHeldUnderTsan::SignalsHeldUnderTsan() noexcept {
-  if (!g_tsan) [[likely]] return;
+  if (!detail::under_tsan()) [[likely]] return;
   const std::uint64_t all = ~std::uint64_t{0};
   held_ = unclog_trap_syscall(SYS_rt_sigprocmask, SIG_BLOCK, reinterpret_cast<long>(&all),
                               reinterpret_cast<long>(&old_), 8, 0, 0) == 0;

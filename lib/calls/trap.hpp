@@ -67,9 +67,6 @@ const sigset_t* deliverable_mask(const sigset_t* mask, sigset_t* scratch) noexce
 long raw_sigaction(const long args[6]) noexcept;
 long raw_sigprocmask(const long args[6]) noexcept;
 
-// ThreadSanitizer is in the program (decided when libunclog loads).
-bool under_tsan() noexcept;
-
 // ThreadSanitizer runs our interposed functions inside its "blocking call"
 // window (the program's usleep, read, epoll_wait... reach TSan's
 // interceptor first, and its real function is ours), where it runs a

@@ -8,11 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/runtime.hpp"
 #include "watch/format.hpp"
 #include "watch/step_slot.hpp"
 #include "watch/symbolize.hpp"
 #include "watch/symtab.hpp"
-#include "watch/tracer.hpp"
 
 namespace unclog::loops {
 namespace {
@@ -85,7 +85,7 @@ bool find_loop_frame(std::uintptr_t site, const Loop& loop, LoopFrame* out) {
 #if defined(__x86_64__)
   // Before any frame is kept: how every later check will read it.
   static const bool by_syscall = [] {
-    const bool v = watch::under_valgrind();
+    const bool v = detail::under_valgrind();
     watch::g_read_loop_frames_by_syscall.store(v, std::memory_order_relaxed);
     return v;
   }();

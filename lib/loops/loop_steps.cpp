@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 
+#include "base/runtime.hpp"
 #include "calls/classify.hpp"
 #include "loop_frame.hpp"
 #include "unclog/hub.hpp"
@@ -16,14 +17,6 @@
 
 namespace unclog::loops {
 namespace {
-
-// Sanitizer runtimes intercept poll and epoll_wait and call ours: the
-// caller we see is then theirs. Checked once, so that other programs pay
-// nothing for it.
-bool sanitized() {
-  static const bool s = dlsym(RTLD_DEFAULT, "__asan_init") || dlsym(RTLD_DEFAULT, "__tsan_init");
-  return s;
-}
 
 // When the running loop step began, while tracing (--unclog_trace).
 thread_local std::int64_t t_began_ns = 0;
@@ -148,7 +141,9 @@ WaitSite loop_wait_site(std::uintptr_t return_address, bool fd_wait) noexcept {
   // under ASan) to find out that its own wait is no loop's.
   if (in_unclog(return_address)) return {};
   std::uintptr_t site = return_address;
-  if (sanitized() && in_sanitizer_runtime(site)) {
+  // Sanitizer runtimes intercept poll and epoll_wait and call ours: the
+  // caller we see is then theirs.
+  if (detail::under_sanitizer() && in_sanitizer_runtime(site)) {
     try {
       site = caller_outside_runtimes();
     } catch (...) {

@@ -1,10 +1,8 @@
 #include "tracer.hpp"
 
-#include <link.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 
 #include "notices.hpp"
 #include "proc_thread.hpp"
@@ -38,22 +36,6 @@ void withdraw_traps_if_traced(const std::vector<StepSlot*>& slots, std::int64_t 
     if (s->trap_selector) *s->trap_selector = 0;
   }
   notice_traps_off(kTracerNotice);
-}
-
-namespace {
-int find_valgrind(dl_phdr_info* info, std::size_t, void* found) {
-  if (info->dlpi_name && std::strstr(info->dlpi_name, "/vgpreload_")) *static_cast<bool*>(found) = true;
-  return 0;
-}
-}  // namespace
-
-bool under_valgrind() noexcept {
-  static const bool valgrind = [] {
-    bool found = false;
-    dl_iterate_phdr(find_valgrind, &found);
-    return found;
-  }();
-  return valgrind;
 }
 
 }  // namespace unclog::watch

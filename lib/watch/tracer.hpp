@@ -22,10 +22,6 @@ inline constexpr const char* kTracerSamplesNotice =
 // TracerPid in the main thread's /proc status is not 0.
 bool tracer_attached() noexcept;
 
-// Valgrind runs the program (it preloads its vgpreload_*.so into every
-// program it runs). Decided once.
-bool under_valgrind() noexcept;
-
 // Traps were withdrawn because a tracer attached; no thread arms again.
 bool traps_withdrawn() noexcept;
 

@@ -23,6 +23,7 @@
 #include "notices.hpp"
 #include "proc_thread.hpp"
 #include "base/clock.hpp"
+#include "base/runtime.hpp"
 #include "calls/trap.hpp"
 #include "report_builder.hpp"
 #include "sampler.hpp"
@@ -64,7 +65,7 @@ constexpr const char* kBlockedSamplesNotice =
 bool send_sample_signal(const StepSlot& s, bool hang = false) {
   const int sig = sampler_signal();
   if (!sig) return false;
-  if (calls::trap::under_tsan()) {
+  if (detail::under_tsan()) {
     // TSan may run a handler inside its own runtime, where ours then
     // deadlocked it (see SignalsHeldUnderTsan): no signal at all.
     notice_once(kTsanSamplesNotice);
