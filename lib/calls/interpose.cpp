@@ -34,7 +34,7 @@
 #include "real.hpp"
 #include "classify.hpp"
 #include "fd_modes.hpp"
-#include "loops/loop_steps.hpp"
+#include "loop_waits.hpp"
 #include "trap.hpp"
 #include "unclog/watch.hpp"
 #include "watch/call_report.hpp"
@@ -53,6 +53,9 @@ int __ppoll_chk(struct pollfd* fds, nfds_t n, const struct timespec* t, const si
 }
 
 namespace unclog::calls {
+
+constinit std::atomic<LoopWaitHook> g_loop_wait_hook{nullptr};
+
 namespace {
 
 // The fast checks: on a thread with no watched step, watching() is one TLS
@@ -64,17 +67,6 @@ inline void check_fd(const char* call, int fd, std::size_t bytes, bool write_sid
     if (!dontwait && blocking_fd_call(call, fd, bytes, write_side, what, sizeof what)) record(s, false, "%s", what);
   }
 }
-
-// An event loop's wait for work (loops/loop_steps.hpp): a step boundary,
-// never a blocking call. `fd_wait`: a readiness wait (poll, epoll, select),
-// else a condition wait (only Asio's idle threads count).
-#define UNCLOG_LOOP_WAIT(fd_wait, call)                                                                    \
-  if (const auto loop_wait_ =                                                                             \
-          unclog::loops::loop_wait_site(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)), fd_wait); \
-      loop_wait_.loop) [[unlikely]] {                                                                     \
-    unclog::loops::WaitScope loop_scope_(*loop_wait_.loop, loop_wait_.site);                              \
-    return call;                                                                                          \
-  }
 
 inline void check_always(const char* what) {
   if (watch::StepSlot* s = watching()) [[unlikely]] record(s, false, "%s", what);

@@ -7,6 +7,7 @@
 
 #include "base/runtime.hpp"
 #include "calls/classify.hpp"
+#include "calls/loop_waits.hpp"
 #include "loop_frame.hpp"
 #include "unclog/hub.hpp"
 #include "unclog/loops.hpp"
@@ -193,6 +194,22 @@ WaitScope::~WaitScope() {
       break;
   }
 }
+
+namespace {
+
+// Call mode's interposed waits ask here (calls/loop_waits.hpp).
+bool begin_wait_of_loop(std::uintptr_t return_address, bool fd_wait, calls::LoopWaitScope& scope) noexcept {
+  static_assert(sizeof(WaitScope) <= sizeof scope.storage && alignof(WaitScope) <= 16);
+  const WaitSite w = loop_wait_site(return_address, fd_wait);
+  if (!w.loop) [[likely]] return false;
+  new (scope.storage) WaitScope(*w.loop, w.site);
+  scope.end = [](unsigned char* storage) { std::launder(reinterpret_cast<WaitScope*>(storage))->~WaitScope(); };
+  return true;
+}
+
+__attribute__((constructor)) void register_loop_waits() { calls::g_loop_wait_hook.store(begin_wait_of_loop); }
+
+}  // namespace
 
 }  // namespace unclog::loops
 
