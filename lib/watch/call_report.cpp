@@ -114,15 +114,40 @@ void record_call(StepSlot& slot, const char* what, bool trapped) noexcept {
   request_check(slot);
 }
 
+namespace {
+
+// libc, the loader, the vDSO, the unwinder: what our wrappers and handlers
+// call on the way into the kernel, below the frame the user's code called.
+bool is_system_object(const char* path) {
+  if (!path) return false;
+  const char* base = std::strrchr(path, '/');
+  const std::string_view name = base ? base + 1 : path;
+  for (std::string_view sys : {"libc.so", "libpthread", "ld-linux", "linux-vdso", "libgcc_s", "libm.so"}) {
+    if (name.substr(0, sys.size()) == sys) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<StackFrame> user_facing_frames(const std::uintptr_t* pcs, int n) {
   static const void* own_base = [] {
     Dl_info info{};
     return dladdr(reinterpret_cast<const void*>(&record_call), &info) ? info.dli_fbase : nullptr;
   }();
+  // The innermost frames that are ours, or the system's under ours (an
+  // interposed usleep's real usleep and clock_nanosleep; the sampler's
+  // getpid): `i` is one past the outermost of ours among them.
+  constexpr int kLeading = 16;
   int i = 0;
-  for (; i < n; ++i) {
+  for (int j = 0; j < n && j < kLeading; ++j) {
     Dl_info info{};
-    if (!dladdr(reinterpret_cast<const void*>(pcs[i]), &info) || info.dli_fbase != own_base) break;
+    const bool known = dladdr(reinterpret_cast<const void*>(pcs[j]), &info) != 0;
+    if (known && info.dli_fbase == own_base) {
+      i = j + 1;
+    } else if (!known || !is_system_object(info.dli_fname)) {
+      break;
+    }
   }
   std::vector<StackFrame> out;
   int rest = i;

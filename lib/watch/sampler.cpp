@@ -76,8 +76,18 @@ bool is_sample_request(const siginfo_t* si) noexcept {
   return si->si_code == SI_QUEUE && si->si_pid == getpid() && si->si_value.sival_ptr == &g_cookie;
 }
 
+// The handler's own system calls (getpid, sigaltstack) are ours: with the
+// interrupted step's traps armed, each would raise SIGSYS, whose handler
+// could sample the stack inside this one and report our frames as the step's.
+struct TrapsOffInHandler {
+  std::uint8_t saved = t_trap_selector;
+  TrapsOffInHandler() noexcept { t_trap_selector = 0; }
+  ~TrapsOffInHandler() { t_trap_selector = saved; }
+};
+
 // Async-signal-safe; see the header.
 __attribute__((no_sanitize("address"))) void on_sample(int sig, siginfo_t* si, void*) {
+  const TrapsOffInHandler traps_off;
   if (!is_sample_request(si)) [[unlikely]] {
     // The program raised the signal it sees as free (SIG_DFL): its default
     // action, termination, once this handler returns.

@@ -110,6 +110,12 @@ with tempfile.TemporaryDirectory() as d:
         if blocking:
             check(f"{name}: at its line {where}", where in blocking[0], blocking[0])
             check(f"{name}: says {says}", says in blocking[0], blocking[0])
+            # The stack's inner end is the call the user's code made, never
+            # our sampler, call window or interposed wrapper.
+            inner = re.search(r"^\s*#0\S* (.*)$", blocking[0], re.M)
+            if inner:
+                check(f"{name}: no frame of ours at the stack's inner end", "unclog" not in inner.group(1),
+                      inner.group(0))
 
     # The console reporter: the same reports where a person reads them, and
     # the summary line after the framework's own.
@@ -133,6 +139,9 @@ with tempfile.TemporaryDirectory() as d:
         check("hang: JUnit file written", False, str(e))
     check("hang: the JUnit file fails the hung test case at its line",
           any("hang" in t and MARKS["HANG"] in t for t in hung), "\n".join(hung)[:3000])
+    inner = re.search(r"^\s*#0\S* (.*)$", "\n".join(hung), re.M)
+    check("hang: no frame of ours at the stack's inner end", inner and "unclog" not in inner.group(1),
+          inner.group(0) if inner else "\n".join(hung)[:3000])
 
     # A bad flag is refused by name, before the framework's parser sees it.
     p = run(["--unclog_resolution=fast"])
