@@ -1,10 +1,8 @@
 // The listener and init(): test boundaries for the routing, the end-of-run
 // summary, and the flags.
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
-#include <vector>
 
 #include "adapter.hpp"
 #include "unclog/detail/harness.hpp"
