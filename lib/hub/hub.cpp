@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/tsan_sync.hpp"
 #include "overflow.hpp"
 #include "unclog/hub.hpp"
 #include "watch/trace.hpp"
@@ -170,6 +171,7 @@ Fiber* Hub::make_fiber(Task* task, std::unique_ptr<Task> owned, const SpawnOptio
   f->hub = this;
   ++spawned_;
   f->name = options.name.empty() ? "fiber-" + std::to_string(spawned_) : options.name;
+  detail::tsan_release(f->name.c_str());  // the watchdog may read it for a hang (build_report)
   f->track = (generation_ + 1) * 1000000 + spawned_;
   {
     std::lock_guard lk(all_mu_);

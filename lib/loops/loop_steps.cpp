@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "base/runtime.hpp"
+#include "base/tsan_sync.hpp"
 #include "calls/classify.hpp"
 #include "calls/loop_waits.hpp"
 #include "loop_frame.hpp"
@@ -69,6 +70,7 @@ void name_loop(watch::StepSlot& s, const LoopFrame& f, const char* runner) {
     std::snprintf(s.loop_label, sizeof s.loop_label, "thread %d", static_cast<int>(s.tid));
   }
   s.loop_kind = f.loop;
+  detail::tsan_release(s.loop_label);  // read by the watchdog for a hang (build_report)
 }
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/tsan_sync.hpp"
 #include "call_report.hpp"
 #include "sinks.hpp"
 #include "symbolize.hpp"
@@ -37,10 +38,15 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   r.kind = classify(wall, on, wait, slot.resolution_ns.load(std::memory_order_relaxed), stats);
   r.hang = hang;
   r.thread = slot.tid;
+  // A hang's report is built on the watchdog: the name was written on the
+  // step's thread before the step began (base/tsan_sync.hpp).
+  if (label) detail::tsan_acquire(label);
   r.fiber = label ? label : "";
   r.runner = slot.runner.load(std::memory_order_relaxed);
   if (slot.kernel_wait_seq == slot.base_seq.load(std::memory_order_relaxed) && r.kind == StallKind::blocked) {
+    detail::tsan_acquire(slot.kernel_wait);  // base/tsan_sync.hpp
     r.kernel_wait = slot.kernel_wait;
+    detail::tsan_release(slot.kernel_wait);  // before the next step, whose sampling rewrites it
     // Stopped, not blocked: a debugger or tracer (strace's stops, gdb) or job
     // control (SIGSTOP, Ctrl-Z) held the thread. The time is theirs, as a
     // preemption's is the scheduler's.

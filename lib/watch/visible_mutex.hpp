@@ -11,8 +11,7 @@
 #pragma once
 #include <mutex>
 
-extern "C" void __tsan_acquire(void* addr) __attribute__((weak));
-extern "C" void __tsan_release(void* addr) __attribute__((weak));
+#include "base/tsan_sync.hpp"
 
 namespace unclog::watch {
 
@@ -21,15 +20,15 @@ class VisibleMutex {
   constexpr VisibleMutex() noexcept = default;
   void lock() {
     mu_.lock();
-    if (__tsan_acquire) __tsan_acquire(this);
+    detail::tsan_acquire(this);
   }
   bool try_lock() {
     if (!mu_.try_lock()) return false;
-    if (__tsan_acquire) __tsan_acquire(this);
+    detail::tsan_acquire(this);
     return true;
   }
   void unlock() {
-    if (__tsan_release) __tsan_release(this);
+    detail::tsan_release(this);
     mu_.unlock();
   }
 

@@ -24,6 +24,7 @@
 #include "proc_thread.hpp"
 #include "base/clock.hpp"
 #include "base/runtime.hpp"
+#include "base/tsan_sync.hpp"
 #include "calls/trap.hpp"
 #include "report_builder.hpp"
 #include "sampler.hpp"
@@ -120,7 +121,12 @@ void read_kernel_wait(StepSlot& s, std::uint64_t seq) {
 }
 
 void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
+  // Edges TSan cannot see through our atomics (base/tsan_sync.hpp): the
+  // owner's last read of the buffer came before this step began, and this
+  // write before `target` publishes it.
+  detail::tsan_acquire(s.kernel_wait);
   read_kernel_wait(s, seq);
+  detail::tsan_release(s.kernel_wait);
   s.sampling_seq = seq;
   s.nsamples.store(0, std::memory_order_relaxed);
   s.target.store(seq, std::memory_order_release);
