@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <set>
 #include <string>
 
 #include "unclog/catch2.hpp"
@@ -30,7 +29,7 @@ Output& output() {
 
 void fail_at(const char* file, int line, const std::string& message) {
   Catch::SourceLineInfo where = output().test_case;
-  if (file) where = Catch::SourceLineInfo(keep(file), static_cast<std::size_t>(line));
+  if (file) where = Catch::SourceLineInfo(harness::intern(file), static_cast<std::size_t>(line));
   Catch::AssertionHandler handler("unclog", where, Catch::StringRef(), Catch::ResultDisposition::ContinueOnFailure);
   handler.handleMessage(Catch::ResultWas::ExplicitFailure, message);
   handler.complete();
@@ -76,7 +75,7 @@ class Listener : public Catch::TestEventListenerBase {
     install_adapter();
     {
       std::lock_guard lk(output().mu);
-      output().test_case = Catch::SourceLineInfo(keep(info.lineInfo.file), info.lineInfo.line);
+      output().test_case = Catch::SourceLineInfo(harness::intern(info.lineInfo.file), info.lineInfo.line);
       if (output().executable.empty()) output().executable = executable_name();
     }
     failures_.clear();
@@ -115,29 +114,10 @@ class Listener : public Catch::TestEventListenerBase {
 
 }  // namespace
 
-const char* keep(const std::string& file) {
-  static std::mutex mu;
-  static auto* kept = new std::set<std::string>;  // failures point into it until the run's end
-  std::lock_guard lk(mu);
-  return kept->insert(file).first->c_str();
-}
-
-Outcome run_watched(Body& body, bool expect_blocking, const char* macro, const char* statement, const char* file,
-                    int line) {
+harness::Verdict run_watched(Body& body, bool expect_blocking, const char* macro, const char* statement,
+                             const char* file, int line) {
   install_adapter();
-  std::vector<BlockingReport> reports = harness::run_watched(body, macro, expect_blocking);
-  if (expect_blocking) {
-    if (!reports.empty()) return {true, file, line, ""};
-    return {false, file, line, harness::expected_blocking_message(statement, macro)};
-  }
-  if (reports.empty()) return {true, file, line, ""};
-  for (std::size_t i = 0; i + 1 < reports.size(); ++i) {
-    fail_at(reports[i].file.empty() ? nullptr : reports[i].file.c_str(), reports[i].line, reports[i].text());
-  }
-  const BlockingReport& last = reports.back();
-  const bool here = last.file.empty();
-  return {false, here ? file : last.file, here ? line : last.line,
-          last.text() + "\n  (in " + macro + "(" + statement + "))"};
+  return harness::watch_statement(body, expect_blocking, macro, statement, file, line);
 }
 
 void run_test_body(Body& body) {

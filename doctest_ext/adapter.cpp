@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -34,8 +33,8 @@ Output& output() {
 
 void fail_assert(const char* file, int line, const char* expression, const std::string& message, bool require) {
   ::doctest::detail::ResultBuilder rb(require ? ::doctest::assertType::DT_REQUIRE : ::doctest::assertType::DT_CHECK,
-                                      unclog::doctest_internal::keep(file), line,
-                                      unclog::doctest_internal::keep(expression));
+                                      unclog::harness::intern(file), line,
+                                      unclog::harness::intern(expression));
   rb.m_failed = true;
   rb.m_decomp = message.c_str();
   if (rb.log()) DOCTEST_BREAK_INTO_DEBUGGER();
@@ -156,29 +155,10 @@ DOCTEST_REGISTER_LISTENER("unclog", 1, Listener);
 
 namespace unclog::doctest_internal {
 
-const char* keep(const std::string& file) {
-  static std::mutex mu;
-  static auto* kept = new std::set<std::string>;
-  std::lock_guard lk(mu);
-  return kept->insert(file).first->c_str();
-}
-
-Outcome run_watched(harness::Body& body, bool expect_blocking, const char* macro, const char* statement,
-                    const char* file, int line) {
+harness::Verdict run_watched(harness::Body& body, bool expect_blocking, const char* macro, const char* statement,
+                             const char* file, int line) {
   install_adapter();
-  std::vector<BlockingReport> reports = harness::run_watched(body, macro, expect_blocking);
-  if (expect_blocking) {
-    if (!reports.empty()) return {true, file, line, ""};
-    return {false, file, line, harness::expected_blocking_message(statement, macro)};
-  }
-  if (reports.empty()) return {true, file, line, ""};
-  for (std::size_t i = 0; i + 1 < reports.size(); ++i) {
-    fail_at(reports[i].file.empty() ? nullptr : reports[i].file.c_str(), reports[i].line, reports[i].text());
-  }
-  const BlockingReport& last = reports.back();
-  const bool here = last.file.empty();
-  return {false, here ? file : last.file, here ? line : last.line,
-          last.text() + "\n  (in " + macro + "(" + statement + "))"};
+  return harness::watch_statement(body, expect_blocking, macro, statement, file, line);
 }
 
 void fail(const char* file, int line, const char* expression, const std::string& message, bool require) {

@@ -67,18 +67,8 @@ Outcome run_watched(Body& body, Expect expect, bool fatal, const char* statement
   static const bool installed = (install_adapter(), true);  // a program with its own main and no init()
   (void)installed;
   const char* macro = expect == Expect::blocking ? "EXPECT_BLOCKING" : fatal ? "ASSERT_NO_BLOCKING" : "EXPECT_NO_BLOCKING";
-  std::vector<BlockingReport> reports =
-      harness::run_watched(body, macro, expect == Expect::blocking);
-  if (expect == Expect::no_blocking) {
-    if (reports.empty()) return Outcome(true, file, line, "");
-    for (std::size_t i = 0; i + 1 < reports.size(); ++i) fail_at(reports[i].file.empty() ? nullptr : reports[i].file.c_str(), reports[i].line, reports[i].text());
-    const BlockingReport& last = reports.back();
-    const bool here = last.file.empty();
-    return Outcome(false, here ? file : last.file, here ? line : last.line,
-                   last.text() + "\n  (in " + macro + "(" + statement + "))");
-  }
-  if (!reports.empty()) return Outcome(true, file, line, "");
-  return Outcome(false, file, line, harness::expected_blocking_message(statement, macro));
+  harness::Verdict v = harness::watch_statement(body, expect == Expect::blocking, macro, statement, file, line);
+  return Outcome(v.ok, std::move(v.file), v.line, std::move(v.message));
 }
 
 void run_test_body(Body& body, const char* suite, const char* name) {

@@ -41,25 +41,15 @@ int main_body(int argc, char** argv);
 
 namespace unclog::catch2_internal {
 
-struct Outcome {
-  bool ok;
-  std::string file;
-  int line;
-  std::string message;
-};
-
 using Body = harness::Body;
 template <class F>
 using BodyOf = harness::BodyOf<F>;
 
-Outcome run_watched(Body& body, bool expect_blocking, const char* macro, const char* statement, const char* file,
-                    int line);
+harness::Verdict run_watched(Body& body, bool expect_blocking, const char* macro, const char* statement,
+                             const char* file, int line);
 void run_test_body(Body& body);
-// Interned for Catch, which keeps a failure's file pointer until the run's end.
-const char* keep(const std::string& file);
-
 template <class F>
-Outcome watch(F&& f, bool expect_blocking, const char* macro, const char* statement, const char* file, int line) {
+harness::Verdict watch(F&& f, bool expect_blocking, const char* macro, const char* statement, const char* file, int line) {
   BodyOf<F> body(f);
   return run_watched(body, expect_blocking, macro, statement, file, line);
 }
@@ -68,10 +58,10 @@ Outcome watch(F&& f, bool expect_blocking, const char* macro, const char* statem
 
 #define UNCLOG_CATCH_WATCH_(macro, expect_blocking, disposition, ...)                                         \
   do {                                                                                                        \
-    const ::unclog::catch2_internal::Outcome unclog_outcome_ = ::unclog::catch2_internal::watch(             \
+    const ::unclog::harness::Verdict unclog_outcome_ = ::unclog::catch2_internal::watch(             \
         [&]() { __VA_ARGS__; }, expect_blocking, macro, #__VA_ARGS__, __FILE__, __LINE__);                    \
     Catch::AssertionHandler unclog_handler_(                                                                  \
-        macro, ::Catch::SourceLineInfo(::unclog::catch2_internal::keep(unclog_outcome_.file),                \
+        macro, ::Catch::SourceLineInfo(::unclog::harness::intern(unclog_outcome_.file),                \
                                        static_cast<std::size_t>(unclog_outcome_.line)),                       \
         #__VA_ARGS__, disposition);                                                                           \
     unclog_handler_.handleMessage(unclog_outcome_.ok ? ::Catch::ResultWas::Ok : ::Catch::ResultWas::ExplicitFailure, \

@@ -39,24 +39,15 @@ int main_body(int argc, char** argv);
 
 namespace unclog::doctest_internal {
 
-struct Outcome {
-  bool ok;
-  std::string file;
-  int line;
-  std::string message;
-};
-
-Outcome run_watched(harness::Body& body, bool expect_blocking, const char* macro, const char* statement,
-                    const char* file, int line);
+harness::Verdict run_watched(harness::Body& body, bool expect_blocking, const char* macro, const char* statement,
+                             const char* file, int line);
 void run_test_body(harness::Body& body);
 // A failed CHECK (or REQUIRE: ends the test case) at file:line whose values
 // are `message`: doctest's JUnit reporter records assertions, not messages.
 void fail(const char* file, int line, const char* expression, const std::string& message, bool require);
-// Interned: doctest may keep a failure's file pointer.
-const char* keep(const std::string& file);
 
 template <class F>
-Outcome watch(F&& f, bool expect_blocking, const char* macro, const char* statement, const char* file, int line) {
+harness::Verdict watch(F&& f, bool expect_blocking, const char* macro, const char* statement, const char* file, int line) {
   harness::BodyOf<F> body(f);
   return run_watched(body, expect_blocking, macro, statement, file, line);
 }
@@ -65,7 +56,7 @@ Outcome watch(F&& f, bool expect_blocking, const char* macro, const char* statem
 
 #define UNCLOG_DOCTEST_WATCH_(macro, expect_blocking, require, ...)                                \
   do {                                                                                             \
-    const ::unclog::doctest_internal::Outcome unclog_outcome_ = ::unclog::doctest_internal::watch( \
+    const ::unclog::harness::Verdict unclog_outcome_ = ::unclog::doctest_internal::watch( \
         [&]() { __VA_ARGS__; }, expect_blocking, macro, #__VA_ARGS__, __FILE__, __LINE__);         \
     if (!unclog_outcome_.ok) {                                                                     \
       ::unclog::doctest_internal::fail(unclog_outcome_.file.c_str(), unclog_outcome_.line,         \

@@ -290,6 +290,8 @@ std::string running_test() {
   return state().in_test ? state().test_name : std::string();
 }
 
+namespace {
+
 std::vector<BlockingReport> run_watched(Body& body, const char* macro, bool expect_blocking) {
   ensure_configured();
   watch::settle_this_thread();  // what a loop step before the macro did is not the statement's
@@ -312,12 +314,36 @@ std::vector<BlockingReport> run_watched(Body& body, const char* macro, bool expe
   return std::move(scope.reports);
 }
 
-std::string expected_blocking_message(const char* statement, const char* macro) {
+std::string not_blocked_message(const char* statement, const char* macro) {
   if (!hub_blocking_detection_enabled()) {
     return std::string(macro) + "(" + statement + "): the detector is off (--unclog_mode=off)";
   }
   return std::string("Expected: ") + statement + " blocks the loop (a step over the resolution, " +
          ms(resolution()) + ", or a blocking call)\n  Actual: no step blocked";
+}
+
+}  // namespace
+
+Verdict watch_statement(Body& body, bool expect_blocking, const char* macro, const char* statement, const char* file,
+                        int line) {
+  const std::vector<BlockingReport> reports = run_watched(body, macro, expect_blocking);
+  if (expect_blocking) {
+    if (!reports.empty()) return {true, file, line, ""};
+    return {false, file, line, not_blocked_message(statement, macro)};
+  }
+  if (reports.empty()) return {true, file, line, ""};
+  for (std::size_t i = 0; i + 1 < reports.size(); ++i) add_failure(reports[i]);
+  const BlockingReport& last = reports.back();
+  const bool here = last.file.empty();
+  return {false, here ? file : last.file, here ? line : last.line,
+          last.text() + "\n  (in " + macro + "(" + statement + "))"};
+}
+
+const char* intern(const std::string& s) {
+  static std::mutex mu;
+  static auto* kept = new std::set<std::string>;  // never freed: failures point into it
+  std::lock_guard lk(mu);
+  return kept->insert(s).first->c_str();
 }
 
 void run_test_body(Body& body, const std::string& name) {

@@ -126,17 +126,26 @@ class BodyOf final : public Body {
   F& f_;
 };
 
-// Runs `body` as a hub's root fiber (or a fiber of the running hub) and
-// returns the reports raised in it, which go nowhere else: the macro's
-// verdict is the caller's. `macro` names the fiber inside a hub; reports
-// of a statement expected to block do not count in the summary.
-std::vector<BlockingReport> run_watched(Body& body, const char* macro, bool expect_blocking);
+// The verdict of a watched statement (EXPECT_NO_BLOCKING, CHECK_BLOCKING...):
+// `body` runs as a hub's root fiber (or a fiber of the running hub, named
+// `macro`); each report but the last fails the running test through the
+// adapter; the macro fails where `file`/`line` say (the last report's
+// place, else its own) with `message`, or not at all when `ok`. Reports of
+// a statement expected to block do not count in the summary.
+struct Verdict {
+  bool ok;
+  std::string file;
+  int line;
+  std::string message;
+};
+Verdict watch_statement(Body& body, bool expect_blocking, const char* macro, const char* statement, const char* file,
+                        int line);
 // A whole test body as a hub's root fiber named `name`: its reports fail
 // the running test as any other.
 void run_test_body(Body& body, const std::string& name);
-// The failure message of a watched statement that was expected to block
-// and did not ("" when it did, or when the detector is off it says so).
-std::string expected_blocking_message(const char* statement, const char* macro);
+// `s`, stored for the process's life: Catch2 and doctest keep a failure's
+// file and expression as bare pointers until the run ends.
+const char* intern(const std::string& s);
 
 // ---- the end of the run --------------------------------------------------------
 
