@@ -1,9 +1,15 @@
 #include "runtime.hpp"
 
-#include <dlfcn.h>
 #include <link.h>
 
 #include <cstring>
+
+// Weak references, bound by the loader when a sanitizer runtime is in the
+// program. Not dlsym: a failed lookup leaves a dlerror string, which the
+// program's next dlerror() would read as its own, and which the next dlsym
+// frees, possibly inside a signal handler.
+extern "C" void __tsan_init() __attribute__((weak));
+extern "C" void __asan_init() __attribute__((weak));
 
 namespace unclog::detail {
 namespace {
@@ -17,8 +23,8 @@ struct Runtimes {
   bool valgrind = false, tsan = false, asan = false;
   Runtimes() {
     dl_iterate_phdr(find_valgrind, &valgrind);
-    tsan = dlsym(RTLD_DEFAULT, "__tsan_init") != nullptr;
-    asan = dlsym(RTLD_DEFAULT, "__asan_init") != nullptr;
+    tsan = __tsan_init != nullptr;
+    asan = __asan_init != nullptr;
   }
 };
 

@@ -6,7 +6,8 @@
 // (unwatched threads, between steps, static initialisation) a call costs
 // one thread-local load and a branch on top of libc's.
 //
-// The real functions are found with dlsym(RTLD_NEXT) on first use; errno is
+// The real functions are found with dlsym(RTLD_NEXT) while the library
+// loads (never in a call, which may be in a signal handler); errno is
 // preserved across our checks.
 #pragma once
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "calls.hpp"
@@ -12,26 +13,47 @@
 
 namespace unclog::calls {
 
-// Resolves the next definition of a libc function, once. The loader's lock
-// may be contended (another thread loading or unwinding): that wait is
-// ours, not the user's call, so it is neither judged nor trapped.
+// Resolves the next definition of a libc function. The loader's lock may
+// be contended (another thread loading or unwinding): that wait is ours,
+// not the user's call, so it is neither judged nor trapped.
 inline void* next_symbol(const char* name, const char* version) {
   InternalScope internal;
   void* p = version ? dlvsym(RTLD_NEXT, name, version) : nullptr;
   return p ? p : dlsym(RTLD_NEXT, name);
 }
 
-#define UNCLOG_REAL_V(fn, version)                                                        \
-  ([]() {                                                                                 \
-    static std::atomic<void*> cached{nullptr};                                            \
-    void* p = cached.load(std::memory_order_acquire);                                     \
-    if (!p) {                                                                             \
-      p = next_symbol(#fn, version);                                                      \
-      cached.store(p, std::memory_order_release);                                         \
-    }                                                                                     \
-    return reinterpret_cast<decltype(&::fn)>(p);                                          \
-  }())
-#define UNCLOG_REAL(fn) UNCLOG_REAL_V(fn, nullptr)
+template <std::size_t N>
+struct SymbolName {
+  char text[N];
+  constexpr SymbolName(const char (&s)[N]) {  // NOLINT: implicit from a literal
+    for (std::size_t i = 0; i < N; ++i) text[i] = s[i];
+  }
+};
+
+// One real function, resolved while the library loads. Not lazily at the
+// first call: that call may come from a signal handler (TSan calls
+// pthread_sigmask from its deferred-signal delivery), and dlsym there is
+// not async-signal-safe: it takes the loader's lock and frees the thread's
+// last dlerror string, which also wiped an error the program had yet to
+// read. A call from a constructor that runs before ours still resolves here.
+template <SymbolName Fn, SymbolName Version>
+struct RealSymbol {
+  static inline std::atomic<void*> cached{nullptr};
+  static void* get() {
+    (void)&at_load;  // instantiates the load-time resolution below
+    void* p = cached.load(std::memory_order_acquire);
+    if (!p) {
+      p = next_symbol(Fn.text, Version.text[0] ? Version.text : nullptr);
+      cached.store(p, std::memory_order_release);
+    }
+    return p;
+  }
+  static inline const bool at_load = get() != nullptr;
+};
+
+#define UNCLOG_REAL_V(fn, version) \
+  reinterpret_cast<decltype(&::fn)>(::unclog::calls::RealSymbol<#fn, version>::get())
+#define UNCLOG_REAL(fn) UNCLOG_REAL_V(fn, "")
 
 // Runs the real function with the thread's system calls untrapped: what it
 // does inside is this call, already judged here, so it is reported once and

@@ -232,7 +232,13 @@ int hook_object(dl_phdr_info* info, std::size_t, void* data) {
       if (e < 0) continue;
       if (!g_entries[e].real.load(std::memory_order_relaxed)) {
         void* real = dlsym(RTLD_DEFAULT, name);
-        if (!real) continue;
+        if (!real) {
+          // Imported but defined nowhere (a weak import): drop the error
+          // string now, or the program's next dlerror() reads it as its own.
+          (void)dlerror();
+          (void)dlerror();
+          continue;
+        }
         g_entries[e].real.store(reinterpret_cast<RunFn>(real), std::memory_order_release);
       }
       if (write_slot(reinterpret_cast<std::uintptr_t*>(info->dlpi_addr + r.r_offset), kEntryFns[e], relro_lo, relro_hi)) {

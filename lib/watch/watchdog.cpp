@@ -137,8 +137,12 @@ void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
 }
 
 // Returns the slot whose step hung, if any. `active`: some step ran since
-// the last scan, or runs now.
-StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, bool* active) {
+// the last scan, or runs now. `since`: when the last scan ran, before
+// which no step seen new now had begun; `prompted`: that scan was made at
+// once for a hub's start or a step's begin (ensure_watchdog,
+// wake_watchdog), so the step seen now began right after it.
+StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, std::int64_t since, bool prompted,
+               bool* active) {
   const std::int64_t hang = config().hang_timeout_ns.load();
   const bool report_preempted = config().report_preempted.load();
   const bool time_reports = config().time_reports.load();
@@ -158,6 +162,15 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, bool* acti
       // watchdog preempted in between (a loaded machine) made that gap look
       // like the step's off-CPU time, and a preempted step a 'cpu' stall.
       s.base = read_schedstat(s.schedstat_fd);
+      // It began between the last scan and this one: dated there (prompted)
+      // or halfway, its duration is off by at most half a tick (ARCHITECTURE,
+      // "Durations"), where dating it at this scan made every report a tick
+      // short. The time before this read counts as off-CPU: the counters
+      // start here.
+      if (since > 0 && s.base.wall_ns > since) {
+        const std::int64_t unseen = s.base.wall_ns - since;
+        s.base.wall_ns -= prompted ? unseen : unseen / 2;
+      }
       s.base_seq.store(seq, std::memory_order_release);
       s.hang_handled = false;
       continue;
@@ -243,20 +256,31 @@ void watchdog_main() {
   Registry& r = registry();
   std::unique_lock lk(r.mu);
   int idle = 0;
+  std::int64_t last_scan = now_ns();  // started for a hub: its first step follows
+  bool prompted = true, woken = false;
   while (!r.stop) {
-    r.cv.wait_for(lk, std::chrono::nanoseconds(tick_ns(r.slots)));
+    // Woken by a step's begin: scan at once, or that step is first seen a
+    // tick late. Notified (a hub starts): the same.
+    const bool notified =
+        woken || r.cv.wait_for(lk, std::chrono::nanoseconds(tick_ns(r.slots))) == std::cv_status::no_timeout;
+    woken = false;
     if (r.stop) break;
     const std::int64_t now = now_ns();
     withdraw_traps_if_traced(r.slots, now);
     bool active = false;
-    if (StepSlot* hung = scan(r.slots, now, &active)) {
+    if (StepSlot* hung = scan(r.slots, now, last_scan, prompted, &active)) {
       lk.unlock();
       hang_exit(*hung);
     }
+    last_scan = now;
+    prompted = notified;
     idle = active ? 0 : idle + 1;
     if (idle >= kIdleTicks && can_sleep()) {
       sleep_until_a_step(lk, r);
+      last_scan = now_ns();  // the step that woke us began just before
+      prompted = true;
       idle = 0;
+      woken = true;
     }
   }
 }

@@ -144,16 +144,24 @@ void spin_for(std::chrono::nanoseconds d) {
 }
 
 // Stalls of three resolutions each; latency = first sample - step start.
-std::vector<double> detection_latencies(std::chrono::milliseconds res, int stalls) {
-  std::vector<double> out;
+// Per stall: how long after its start the first sample was taken, and how
+// far the reported duration is from the stall's own measure of itself, both
+// in resolutions.
+struct StallFigures {
+  std::vector<double> latency, duration_error;
+};
+
+StallFigures stall_figures(std::chrono::milliseconds res, int stalls) {
+  StallFigures out;
   std::mutex mu;
-  std::vector<std::chrono::steady_clock::time_point> captured;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::chrono::nanoseconds>> seen;
   unclog::set_stderr_reports(false);
   unclog::hub_blocking_detection(true, res);
   int id = unclog::add_report_sink([&](const unclog::BlockingReport& r) {
     std::lock_guard lk(mu);
-    if (!r.samples.empty()) captured.push_back(r.samples.front().captured_at);
+    if (!r.samples.empty()) seen.emplace_back(r.samples.front().captured_at, r.duration);
   });
+  const auto in_res = [&](auto d) { return std::chrono::duration<double>(d) / std::chrono::duration<double>(res); };
   unclog::run([&] {
     for (int i = 0; i < stalls; ++i) {
       unclog::sleep_for(res / 3);  // desynchronise from the watchdog's ticks
@@ -161,14 +169,15 @@ std::vector<double> detection_latencies(std::chrono::milliseconds res, int stall
       std::size_t before;
       {
         std::lock_guard lk(mu);
-        before = captured.size();
+        before = seen.size();
       }
       spin_for(3 * res);
+      const auto end = std::chrono::steady_clock::now();
       unclog::yield();  // the step ends; its report is raised now
       std::lock_guard lk(mu);
-      if (captured.size() > before) {
-        out.push_back(std::chrono::duration<double>(captured.back() - start) /
-                      std::chrono::duration<double>(res));
+      if (seen.size() > before) {
+        out.latency.push_back(in_res(seen.back().first - start));
+        out.duration_error.push_back(std::abs(in_res(seen.back().second - (end - start))));
       }
     }
   });
@@ -208,9 +217,16 @@ int main(int argc, char** argv) {
   // What each detector adds to one step: our two marks vs Eventlet's alarm.
   if (itimer > 0 && marks > 0) bench::ratio("setitimer_step_vs_unclog_step", itimer / marks, ">=", 100);
 
-  auto lat = detection_latencies(20ms, 200);
+  const StallFigures stalls = stall_figures(20ms, 200);
+  const auto& lat = stalls.latency;
   std::printf("detection latency over %zu stalls (resolution 20 ms): p50 %.3f, p99 %.3f resolutions\n", lat.size(),
               percentile(lat, 0.5), percentile(lat, 0.99));
   bench::ratio("detect_latency_p99_over_resolution", percentile(lat, 0.99), "<=", 1.15);
+  // The watchdog ticks every resolution/20 and dates a step it first sees
+  // halfway back to its last tick: at most 0.025 resolutions off.
+  const auto& err = stalls.duration_error;
+  std::printf("duration error over %zu stalls: p50 %.4f, p90 %.4f resolutions\n", err.size(), percentile(err, 0.5),
+              percentile(err, 0.9));
+  bench::ratio("stall_duration_error_p90_over_resolution", percentile(err, 0.9), "<=", 0.03);
   return 0;
 }

@@ -5,10 +5,12 @@
 // statements), and with unclog's main. Both must pass: the first shows each
 // expectation is the program's own behaviour, the second that unclog keeps
 // it.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -283,6 +285,25 @@ TEST(Invisible, ErrnoSetByAHandlerIsKept) {
   });
   EXPECT_EQ(seen, 33);
   sigaction(SIGUSR2, &old, nullptr);
+}
+
+// dlerror is the program's: a failed dlopen's message is still there after
+// calls we interpose and that ran for the first time in between (their real
+// functions are not looked up then, which would free it), and no lookup of
+// ours leaves a message of its own behind.
+TEST(Invisible, DlerrorKeepsTheProgramsMessage) {
+  EXPECT_EQ(dlerror(), nullptr) << "a message nobody here made";
+  ASSERT_EQ(dlopen("/nonexistent/libunclog-probe.so", RTLD_NOW), nullptr);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  (void)flock(fds[0], LOCK_SH | LOCK_NB);
+  (void)fdatasync(fds[1]);
+  run_a_watched_statement();
+  const char* message = dlerror();
+  ASSERT_NE(message, nullptr);
+  EXPECT_NE(std::strstr(message, "libunclog-probe"), nullptr) << message;
+  close(fds[0]);
+  close(fds[1]);
 }
 
 #ifndef UNCLOG_PLAIN
