@@ -12,9 +12,13 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from report_stacks import inner_ends, ours_at_inner_end  # noqa: E402
+
 EXE, SOURCE = sys.argv[1], sys.argv[2]
 FILE = os.path.basename(SOURCE)
 failures = []
+OUTPUTS = []  # every run's console, for the stack check at the end
 
 
 def marks():
@@ -36,6 +40,7 @@ def run(args, env_extra=None, timeout=60):
     env.update(env_extra or {})
     t0 = time.monotonic()
     p = subprocess.run([EXE] + args, capture_output=True, text=True, env=env, timeout=timeout)
+    OUTPUTS.append(p.stdout + p.stderr)
     return p.returncode, p.stdout, p.stderr, time.monotonic() - t0
 
 
@@ -260,6 +265,10 @@ else:
               rc == 1 and re.search(r"^unclog: hang: .*Hang\.ReadForever", out, re.M) is not None
               and "received signal" not in out,
               f"rc={rc}\n{out}")
+
+everything = "\n".join(OUTPUTS)
+check(f"no frame of ours at the inner end of any of the {len(inner_ends(everything))} stacks printed",
+      inner_ends(everything) and not ours_at_inner_end(everything), "\n".join(ours_at_inner_end(everything)))
 
 print(f"{len(failures)} check(s) failed" if failures else "all checks passed")
 sys.exit(1 if failures else 0)

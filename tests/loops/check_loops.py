@@ -13,8 +13,12 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from report_stacks import inner_ends, ours_at_inner_end  # noqa: E402
+
 EXE, SOURCES = sys.argv[1], sys.argv[2:]
 failures = []
+OUTPUTS = []  # every run's console, for the stack check at the end
 
 # Test suite -> (source file, loop name in reports, a pattern its hints match).
 LOOPS = {
@@ -68,6 +72,7 @@ def run(env_extra, args):
         xml = os.path.join(d, "out.xml")
         p = subprocess.run([EXE, f"--gtest_output=xml:{xml}"] + args, capture_output=True, text=True, env=env,
                            timeout=300)
+        OUTPUTS.append(p.stdout + p.stderr)
         try:
             root = ET.parse(xml).getroot()
         except (OSError, ET.ParseError) as e:
@@ -166,6 +171,10 @@ if shutil.which("valgrind") and os.environ.get("LOOPS_SANITIZE", "none") == "non
                   str(cases.get(name)))
         for name in ("Clean", "AfterTheLoopIsNotTheLoops"):
             check(f"memcheck: Libuv.{name} passes", cases.get(name) == [], str(cases.get(name)))
+
+everything = "\n".join(OUTPUTS)
+check(f"no frame of ours at the inner end of any of the {len(inner_ends(everything))} stacks printed",
+      inner_ends(everything) and not ours_at_inner_end(everything), "\n".join(ours_at_inner_end(everything)))
 
 print(f"{len(failures)} failed" if failures else "all loop checks passed")
 sys.exit(1 if failures else 0)
