@@ -60,8 +60,11 @@ struct RealSymbol {
 // by the name the user wrote (pthread_mutex_lock, not futex).
 // In a watched step the call is also a CallWindow: the watchdog samples it
 // when it returns instead of interrupting it with a signal.
+// On a thread that runs no watched step and traps nothing (every thread but
+// a hub's or a watched loop's), it is libc's call, a tail call.
 template <class F, class... Args>
 inline auto real_call(F* f, Args... args) {
+  if (!watch::t_bound_slot && !watch::t_trap_selector) [[likely]] return f(args...);
   const std::uint8_t selector = watch::t_trap_selector;
   if (selector) watch::t_trap_selector = 0;
   watch::CallWindow window;
