@@ -1,7 +1,7 @@
 // Step costs, measured side by side in one process:
 // - yield() round trip between two hub fibers vs a raw Boost.Context
-//   resume round trip;
-// - a yield ping-pong with detection on vs off;
+//   resume round trip, and a yield ping-pong with detection on vs off: the
+//   three interleaved, each ratio the median of neighbouring pairs;
 // - an Eventlet-style per-step alarm (arm and disarm setitimer) per step;
 // - detection latency: first sample time minus step start, over the
 //   resolution, p50 and p99.
@@ -36,15 +36,11 @@ void raw_entry(bctx::transfer_t t) {
   for (;;) t = bctx::jump_fcontext(t.fctx, nullptr);
 }
 
-void BM_RawContextRoundTrip(benchmark::State& state) {
+void raw_round_trips(int n) {
   static char stack[64 * 1024];
-  bctx::fcontext_t ctx = bctx::make_fcontext(stack + sizeof stack, sizeof stack, raw_entry);
-  for (auto _ : state) {
-    for (int i = 0; i < kRoundTrips; ++i) ctx = bctx::jump_fcontext(ctx, nullptr).fctx;
-  }
-  state.SetItemsProcessed(state.iterations() * kRoundTrips);
+  static bctx::fcontext_t ctx = bctx::make_fcontext(stack + sizeof stack, sizeof stack, raw_entry);
+  for (int i = 0; i < n; ++i) ctx = bctx::jump_fcontext(ctx, nullptr).fctx;
 }
-BENCHMARK(BM_RawContextRoundTrip)->Unit(benchmark::kMillisecond)->Repetitions(3);
 
 // --- two hub fibers yielding to each other: one round trip = two yields ---
 // Both run the same loop, as the raw benchmark's two sides make no call that
@@ -64,16 +60,22 @@ void ping_pong(int round_trips) {
   });
 }
 
-void BM_HubYieldRoundTrip(benchmark::State& state) {
-  unclog::hub_blocking_detection(state.range(0) != 0, 50ms);
-  for (auto _ : state) ping_pong(kRoundTrips);
-  unclog::hub_blocking_detection(false);
+// Arg 0: hub, detection off; 1: on; 2: raw Boost.Context. Interleaved, five
+// triples of three repetitions each: main() pairs the i-th runs of each and
+// takes the median of their ratios, so a noisy moment hits both sides.
+enum Side { kHubOff = 0, kHubOn = 1, kRaw = 2 };
+void BM_RoundTrip(benchmark::State& state) {
+  const auto side = static_cast<Side>(state.range(0));
+  if (side != kRaw) unclog::hub_blocking_detection(side == kHubOn, 50ms);
+  for (auto _ : state) {
+    if (side == kRaw) raw_round_trips(kRoundTrips); else ping_pong(kRoundTrips);
+  }
+  if (side != kRaw) unclog::hub_blocking_detection(false);
   state.SetItemsProcessed(state.iterations() * kRoundTrips);
 }
-// On and off interleaved, the fastest run of each kept: a 2-core machine's
-// noise is larger than the difference measured.
-BENCHMARK(BM_HubYieldRoundTrip)
-    ->Arg(0)->Arg(1)->Arg(0)->Arg(1)->Arg(0)->Arg(1)->Arg(0)->Arg(1)->Arg(0)->Arg(1)
+BENCHMARK(BM_RoundTrip)
+    ->Arg(kRaw)->Arg(kHubOff)->Arg(kHubOn)->Arg(kRaw)->Arg(kHubOff)->Arg(kHubOn)->Arg(kRaw)->Arg(kHubOff)
+    ->Arg(kHubOn)->Arg(kRaw)->Arg(kHubOff)->Arg(kHubOn)->Arg(kRaw)->Arg(kHubOff)->Arg(kHubOn)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(0.2)
     ->Repetitions(3);
@@ -123,18 +125,16 @@ class Collector : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
-    // Repetitions: keep the fastest, the run least disturbed by the machine.
     for (const Run& r : runs) {
       if (r.run_type != Run::RT_Iteration) continue;
       auto it = r.counters.find("items_per_second");
       if (it == r.counters.end() || it->second.value <= 0) continue;
-      const double ns = 1e9 / it->second.value;
       std::string name = r.run_name.function_name + (r.run_name.args.empty() ? "" : "/" + r.run_name.args);
-      auto [pos, inserted] = per_item_ns.emplace(name, ns);
-      if (!inserted) pos->second = std::min(pos->second, ns);
+      runs_ns[name].push_back(1e9 / it->second.value);
     }
   }
-  std::map<std::string, double> per_item_ns;
+  // Every run's nanoseconds per item, in the order they ran.
+  std::map<std::string, std::vector<double>> runs_ns;
 };
 
 void spin_for(std::chrono::nanoseconds d) {
@@ -203,17 +203,28 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   Collector collector;
   benchmark::RunSpecifiedBenchmarks(&collector);
-  auto& ns = collector.per_item_ns;
-  const double raw = ns["BM_RawContextRoundTrip"];
-  const double off = ns["BM_HubYieldRoundTrip/0"];
-  const double on = ns["BM_HubYieldRoundTrip/1"];
-  const double itimer = ns["BM_SetitimerPerStep"];
-  const double marks = ns["BM_UnclogStepMarks"];
-  std::printf("\nper item: raw context round trip %.1f ns, hub yield round trip %.1f ns (detection off) / %.1f ns (on), "
-              "detection marks per step %.2f ns, setitimer arm+disarm per step %.1f ns\n",
-              raw, off, on, marks, itimer);
-  if (raw > 0 && off > 0) bench::ratio("switch_hub_vs_raw_context", off / raw, "<=", 1.3);
-  if (off > 0 && on > 0) bench::ratio("step_detection_on_vs_off", on / off, "<=", 1.01);
+  auto& runs = collector.runs_ns;
+  const auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  // The i-th run of one side over the i-th of the other: neighbours in time.
+  const auto paired = [&](const std::vector<double>& a, const std::vector<double>& b) {
+    std::vector<double> r;
+    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) r.push_back(a[i] / b[i]);
+    return median(r);
+  };
+  const auto& raw = runs["BM_RoundTrip/2"];
+  const auto& off = runs["BM_RoundTrip/0"];
+  const auto& on = runs["BM_RoundTrip/1"];
+  const double itimer = median(runs["BM_SetitimerPerStep"]);
+  const double marks = median(runs["BM_UnclogStepMarks"]);
+  std::printf("\nper item (medians): raw context round trip %.1f ns, hub yield round trip %.1f ns (detection off) / "
+              "%.1f ns (on), detection marks per step %.2f ns, setitimer arm+disarm per step %.1f ns\n",
+              median(raw), median(off), median(on), marks, itimer);
+  if (!raw.empty() && !off.empty()) bench::ratio("switch_hub_vs_raw_context", paired(off, raw), "<=", 1.3);
+  if (!off.empty() && !on.empty()) bench::ratio("step_detection_on_vs_off", paired(on, off), "<=", 1.01);
   // What each detector adds to one step: our two marks vs Eventlet's alarm.
   if (itimer > 0 && marks > 0) bench::ratio("setitimer_step_vs_unclog_step", itimer / marks, ">=", 100);
 
