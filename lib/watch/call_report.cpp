@@ -61,29 +61,65 @@ bool is_allowed(const std::vector<StackFrame>& frames, const std::vector<std::st
 }
 
 // A lock a loop library takes for itself (libuv's thread-pool queue inside
-// uv_fs_open or uv_queue_work, GLib's main-context lock, Qt's event queue):
-// contended for a moment by the library's own threads, and the wait belongs
-// to the library's machinery, like an allocator's arena lock. The lock's
-// caller is the first frame outside libc and unclog.
+// uv_fs_open or uv_queue_work, GLib's main-context lock, Qt's event queue,
+// Asio's reactor and scheduler locks, header-only and so compiled into the
+// user's program: known by name): contended for a moment by the library's
+// own threads, and the wait belongs to the library's machinery, like an
+// allocator's arena lock. Held past the resolution it is still a time
+// stall, with its stack. The lock's caller is the first frame outside libc
+// and unclog.
 bool is_lock_wait(const char* what) {
   return std::strncmp(what, "pthread_mutex_lock", 18) == 0 || std::strncmp(what, "futex(FUTEX_WAIT", 16) == 0 ||
          std::strncmp(what, "futex(FUTEX_LOCK_PI", 19) == 0;
 }
 
+constexpr std::string_view kLoopLibraries[] = {"libuv.so", "libglib-2.0.so", "libgio-2.0.so", "libQt5Core.so",
+                                               "libQt6Core.so", "libevent", "libev.so", "libsystemd.so"};
+
+bool is_loop_library(std::string_view object) {
+  for (std::string_view lib : kLoopLibraries) {
+    if (object.substr(0, lib.size()) == lib) return true;
+  }
+  return false;
+}
+
+bool is_asio_internal(std::string_view function) {
+  return function.rfind("boost::asio::detail::", 0) == 0 || function.rfind("asio::detail::", 0) == 0;
+}
+
 bool taken_by_loop_library(const std::vector<StackFrame>& frames) {
-  constexpr std::string_view kLoopLibraries[] = {"libuv.so", "libglib-2.0.so", "libgio-2.0.so", "libQt5Core.so",
-                                                 "libQt6Core.so", "libevent", "libev.so", "libsystemd.so"};
   for (const StackFrame& f : frames) {
     if (f.user) return false;
+    if (is_asio_internal(f.function)) return true;
     const std::string_view object = f.object;
     if (object.empty() || object.substr(0, 7) == "libc.so" || object.substr(0, 9) == "libunclog" ||
         object.substr(0, 10) == "libpthread") {
       continue;
     }
-    for (std::string_view lib : kLoopLibraries) {
-      if (object.substr(0, lib.size()) == lib) return true;
+    return is_loop_library(object);
+  }
+  return false;
+}
+
+// The same question asked of the raw stack, before anything is symbolized:
+// the lock's caller is the first frame outside libc and libunclog; its
+// object and its ELF symbol (dladdr: no debug information read) tell a loop
+// library's or Asio's own. Symbolizing first cost 100 ms and more on the
+// first report of a process, and a lock wait inside an Asio pool is often
+// ended by pthread_cond_wait with the scheduler's mutex held: every other
+// thread of the pool then waited for our symbolizer (a "time stall").
+bool lock_taken_by_loop_library(const std::uintptr_t* pcs, int n) {
+  for (int i = 0; i < n; ++i) {
+    Dl_info info{};
+    if (!dladdr(reinterpret_cast<const void*>(pcs[i] - 1), &info) || !info.dli_fname) return false;
+    const char* base = std::strrchr(info.dli_fname, '/');
+    const std::string_view object = base ? base + 1 : info.dli_fname;
+    if (object.substr(0, 7) == "libc.so" || object.substr(0, 9) == "libunclog" || object.substr(0, 10) == "libpthread") {
+      continue;
     }
-    return false;
+    if (is_loop_library(object)) return true;
+    const std::string_view symbol = info.dli_sname ? info.dli_sname : "";
+    return symbol.rfind("_ZN5boost4asio6detail", 0) == 0 || symbol.rfind("_ZN4asio6detail", 0) == 0;
   }
   return false;
 }
@@ -193,6 +229,7 @@ bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, i
   }
   std::vector<StackFrame> first_stack;
   for (int i = 0; i < n; ++i) {
+    if (is_lock_wait(calls[i].what) && lock_taken_by_loop_library(calls[i].frames, calls[i].nframes)) continue;
     StackSample sample;
     // A trapped call's stack starts at the system call itself.
     sample.frames = calls[i].trapped ? symbolize(calls[i].frames, calls[i].nframes)

@@ -85,6 +85,8 @@ def judge(root, label):
     seen = 0
     for case in root.iter("testcase"):
         suite, name = case.get("classname"), case.get("name")
+        if name.startswith("DISABLED_"):
+            continue
         if suite not in LOOPS or name not in CASES:
             check(f"{label} {suite}.{name}: known to the checker", False)
             continue
