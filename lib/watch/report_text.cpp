@@ -40,8 +40,15 @@ std::string watch::json_escape(const std::string& s) {
   return out;
 }
 
-std::string watch::short_name(const std::string& full) {
-  if (full.empty()) return "??";
+std::string watch::short_name(const std::string& name) {
+  if (name.empty()) return "??";
+  // A GCC clone ("f(int) [clone .isra.0]", as symbol tables name it) is the
+  // function itself; its suffix read as the name once the return type went.
+  std::string full = name;
+  for (std::size_t at; (at = full.find(" [clone ")) != std::string::npos;) {
+    const std::size_t end = full.find(']', at);
+    full.erase(at, end == std::string::npos ? std::string::npos : end - at + 1);
+  }
   static const std::string call_op = "operator()";
   std::string out;
   int angle = 0, paren = 0;

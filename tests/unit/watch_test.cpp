@@ -601,4 +601,11 @@ TEST(ShortName, LambdasAreNamedByTheirFunction) {
   EXPECT_EQ(short_name("operator()<uvw::timer_event, uvw::timer_handle>"), "operator()");
   EXPECT_EQ(short_name("std::operator<< <char>(std::ostream&, char const*)"), "std::operator<<");
   EXPECT_EQ(short_name("bool operator< <int>(Box<int> const&, Box<int> const&)"), "operator<");
+  // GCC's clones, as the symbol table names them: an Asio pool's loop read
+  // as ".isra.0]".
+  EXPECT_EQ(short_name("boost::asio::detail::scheduler::do_run_one(boost::asio::detail::conditionally_enabled_mutex::"
+                       "scoped_lock&, boost::asio::detail::scheduler_thread_info&, boost::system::error_code const&) "
+                       "[clone .isra.0]"),
+            "boost::asio::detail::scheduler::do_run_one");
+  EXPECT_EQ(short_name("foo(int) [clone .constprop.0] [clone .cold]"), "foo");
 }
