@@ -23,6 +23,7 @@
 #include "notices.hpp"
 #include "proc_thread.hpp"
 #include "base/clock.hpp"
+#include "base/own_thread.hpp"
 #include "base/runtime.hpp"
 #include "base/tsan_sync.hpp"
 #include "calls/trap.hpp"
@@ -42,7 +43,7 @@ struct Registry {
   VisibleMutex mu;
   std::condition_variable_any cv;
   std::vector<StepSlot*> slots;
-  std::thread thread;
+  detail::OwnThread thread;
   bool running = false;
   bool stop = false;
 };
@@ -287,16 +288,17 @@ void watchdog_main() {
 
 void stop_watchdog() {
   Registry& r = registry();
-  std::thread t;
+  detail::OwnThread t;
   {
     std::lock_guard lk(r.mu);
     if (!r.running) return;
     r.stop = true;
-    t = std::move(r.thread);
+    t = r.thread;
+    r.thread = detail::OwnThread();
   }
   r.cv.notify_all();
   wake_watchdog();
-  if (t.joinable()) t.join();
+  t.join();
   std::lock_guard lk(r.mu);
   r.running = false;
   r.stop = false;
@@ -310,8 +312,7 @@ void after_fork_child() {
   Registry& r = registry();
   new (&r.mu) VisibleMutex;  // the parent's owner does not exist here
   g_watchdog_asleep.store(0, std::memory_order_relaxed);
-  if (r.thread.joinable()) r.thread.detach();
-  r.thread = std::thread();
+  r.thread.forget_after_fork();
   r.running = false;
   r.stop = false;
   // Only the forking thread lives on; its slot gets the child's tid and
@@ -362,9 +363,15 @@ void ensure_watchdog() {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
-  r.thread = std::thread(watchdog_main);
+  // Not started (no memory or threads left): no stalls are seen until a
+  // later hub tries again; the program goes on.
+  r.running = r.thread.start(
+      [](void*) -> void* {
+        watchdog_main();
+        return nullptr;
+      },
+      nullptr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  r.running = true;
 }
 
 void register_slot(StepSlot* slot) {

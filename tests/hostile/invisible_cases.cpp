@@ -287,6 +287,27 @@ TEST(Invisible, ErrnoSetByAHandlerIsKept) {
   sigaction(SIGUSR2, &old, nullptr);
 }
 
+// Thread ids stay the program's: a thread joined, then our watchdog started
+// (at the first watched statement of this child), then the same thread
+// joined again, as uvw's Thread.Run does (a join by hand, one in a
+// destructor). Undefined behaviour, but without us the second join returns
+// at once; our watchdog took the joined thread's descriptor from glibc's
+// cache, and the second join waited for it forever. The alarm turns such a
+// hang into this test's failure.
+TEST(InvisibleDeathTest, AThreadJoinedTwiceDoesNotWaitForOurs) {
+  EXPECT_EXIT(
+      {
+        alarm(10);
+        pthread_t t;
+        if (pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) _exit(3);
+        pthread_join(t, nullptr);
+        run_a_watched_statement();
+        (void)pthread_join(t, nullptr);
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 // dlerror is the program's: a failed dlopen's message is still there after
 // calls we interpose and that ran for the first time in between (their real
 // functions are not looked up then, which would free it), and no lookup of
