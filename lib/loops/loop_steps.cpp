@@ -75,7 +75,13 @@ void name_loop(watch::StepSlot& s, const LoopFrame& f, const char* runner) {
 
 namespace {
 
-void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) {
+// `known_frame_only`: after a condition wait, whose waiter holds its mutex
+// again (Asio's scheduler lock, which every thread of a pool takes), a step
+// begins only on a frame already found: finding one unwinds and reads
+// symbols, and the pool's other threads waited for that (100-140 ms time
+// stalls of theirs, tests/loops AsioPool). This thread's frame is then
+// found at its next fd wait, where Asio holds no lock.
+void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner, bool known_frame_only) {
   watch::StepSlot* s = watch::attached_slot();
   if (!s) return;
   if (s->orphan_seq || s->in_loop_step.load(std::memory_order_relaxed)) [[unlikely]] watch::settle_loop_step(*s);
@@ -87,6 +93,7 @@ void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) 
   // waits in GLib's poll).
   const bool same_loop = s->loop_site == &loop || s->loop_by_entry;
   if (!(s->loop_cfa && same_loop && sp < s->loop_cfa && watch::loop_frame_live(*s))) {
+    if (known_frame_only) return;
     LoopFrame f;
     const bool programs = find_loop_frame(site, loop, &f);
     s->loop_cfa = f.cfa;  // 0 when there is no frame to check
@@ -189,7 +196,7 @@ WaitScope::~WaitScope() {
     case After::end_allowance: std::launder(reinterpret_cast<AllowBlocking*>(allowance_))->~AllowBlocking(); break;
     case After::begin_loop_step:
       try {
-        begin_loop_step(loop_, site_, runner_);
+        begin_loop_step(loop_, site_, runner_, known_frame_only_);
       } catch (...) {
         // Out of memory while finding the loop's frame: no step this time.
       }
@@ -204,7 +211,8 @@ bool begin_wait_of_loop(std::uintptr_t return_address, bool fd_wait, calls::Loop
   static_assert(sizeof(WaitScope) <= sizeof scope.storage && alignof(WaitScope) <= 16);
   const WaitSite w = loop_wait_site(return_address, fd_wait);
   if (!w.loop) [[likely]] return false;
-  new (scope.storage) WaitScope(*w.loop, w.site);
+  auto* wait = new (scope.storage) WaitScope(*w.loop, w.site);
+  if (!fd_wait) wait->begin_only_on_known_frame();
   scope.end = [](unsigned char* storage) { std::launder(reinterpret_cast<WaitScope*>(storage))->~WaitScope(); };
   return true;
 }

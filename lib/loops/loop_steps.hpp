@@ -36,6 +36,9 @@ class WaitScope {
   // The call site the next loop step's frame is found from, when it is not
   // the one given at construction (LoopWait: its destructor's).
   void set_site(std::uintptr_t site) noexcept { site_ = site; }
+  // A condition wait: its caller holds the mutex again when it returns, so
+  // the next step begins only if this thread's loop frame is known already.
+  void begin_only_on_known_frame() noexcept { known_frame_only_ = true; }
   WaitScope(const WaitScope&) = delete;
   WaitScope& operator=(const WaitScope&) = delete;
 
@@ -45,6 +48,7 @@ class WaitScope {
   std::uintptr_t site_;
   const char* runner_;
   After after_ = After::nothing;
+  bool known_frame_only_ = false;
   alignas(AllowBlocking) unsigned char allowance_[sizeof(AllowBlocking)];
 };
 
