@@ -17,6 +17,12 @@ def normalize(line):
     line = re.sub(r", waited for a CPU [0-9.]+ ms", "", line)
     line = re.sub(r"0x[0-9a-f]+", "ADDR", line)
     line = re.sub(r"[0-9]+(\.[0-9]+)?", "N", line)
+    # A call that also held the loop past the resolution (an fsync on a slow
+    # disk) says so; the README shows the call alone.
+    line = re.sub(r"; it held the \w+ for N ms \(resolution N ms\)(, [a-zA-Z -]+ N ms)*", "", line)
+    # The summary's worst report may be the helper's call or the same step's
+    # time stall, from run to run.
+    line = re.sub(r"worst N ms (call|blocked|cpu|preempted) in", "worst N ms KIND in", line)
     return line.rstrip()
 
 
