@@ -83,6 +83,11 @@ bool is_loop_library(std::string_view object) {
   return false;
 }
 
+// What stands between a lock's caller and the kernel: libc and our wrapper.
+bool under_the_caller(std::string_view object) {
+  return object.substr(0, 7) == "libc.so" || object.substr(0, 9) == "libunclog" || object.substr(0, 10) == "libpthread";
+}
+
 bool is_asio_internal(std::string_view function) {
   return function.rfind("boost::asio::detail::", 0) == 0 || function.rfind("asio::detail::", 0) == 0;
 }
@@ -92,10 +97,7 @@ bool taken_by_loop_library(const std::vector<StackFrame>& frames) {
     if (f.user) return false;
     if (is_asio_internal(f.function)) return true;
     const std::string_view object = f.object;
-    if (object.empty() || object.substr(0, 7) == "libc.so" || object.substr(0, 9) == "libunclog" ||
-        object.substr(0, 10) == "libpthread") {
-      continue;
-    }
+    if (object.empty() || under_the_caller(object)) continue;
     return is_loop_library(object);
   }
   return false;
@@ -114,9 +116,7 @@ bool lock_taken_by_loop_library(const std::uintptr_t* pcs, int n) {
     if (!dladdr(reinterpret_cast<const void*>(pcs[i] - 1), &info) || !info.dli_fname) return false;
     const char* base = std::strrchr(info.dli_fname, '/');
     const std::string_view object = base ? base + 1 : info.dli_fname;
-    if (object.substr(0, 7) == "libc.so" || object.substr(0, 9) == "libunclog" || object.substr(0, 10) == "libpthread") {
-      continue;
-    }
+    if (under_the_caller(object)) continue;
     if (is_loop_library(object)) return true;
     const std::string_view symbol = info.dli_sname ? info.dli_sname : "";
     return symbol.rfind("_ZN5boost4asio6detail", 0) == 0 || symbol.rfind("_ZN4asio6detail", 0) == 0;
