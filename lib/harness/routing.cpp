@@ -15,6 +15,7 @@
 #include "loops/entry_hooks.hpp"
 #include "unclog/detail/harness.hpp"
 #include "unclog/unclog.hpp"
+#include "watch/deferred_steps.hpp"
 #include "watch/format.hpp"
 #include "watch/sinks.hpp"
 #include "watch/trace.hpp"
@@ -239,6 +240,7 @@ void test_started(const std::string& full_name) {
 
 void test_ended() {
   watch::settle_this_thread();  // the test body's loop step, if its loop returned
+  watch::wait_for_deferred_steps();  // steps of the test judged on our thread
   State& s = state();
   std::vector<BlockingReport> queued;
   {
@@ -355,6 +357,7 @@ void run_test_body(Body& body, const std::string& name) {
 
 std::string summary_text() {
   using watch::format_ms;
+  watch::wait_for_deferred_steps();
   const Summary s = [] {
     std::lock_guard lk(state().mu);
     return state().summary;

@@ -13,6 +13,7 @@
 #include "unclog/hub.hpp"
 #include "unclog/loops.hpp"
 #include "watch/config.hpp"
+#include "watch/deferred_steps.hpp"
 #include "watch/notices.hpp"
 #include "watch/trace.hpp"
 #include "watch/watch_internal.hpp"
@@ -164,11 +165,29 @@ WaitSite loop_wait_site(std::uintptr_t return_address, bool fd_wait) noexcept {
   return {loop_of_wait(site, fd_wait), site};
 }
 
-WaitScope::WaitScope(const Loop& loop, std::uintptr_t site, const char* runner) noexcept
-    : loop_(loop), site_(site), runner_(runner) {
+WaitScope::WaitScope(const Loop& loop, std::uintptr_t site, const char* runner, bool condition_wait) noexcept
+    : loop_(loop), site_(site), runner_(runner), condition_wait_(condition_wait) {
+  if (condition_wait_) {
+    watch::HoldingProgramLock held;
+    enter();
+  } else {
+    enter();
+  }
+}
+
+WaitScope::~WaitScope() {
+  if (condition_wait_) {
+    watch::HoldingProgramLock held;
+    leave();
+  } else {
+    leave();
+  }
+}
+
+void WaitScope::enter() noexcept {
   const watch::Config& c = watch::config();
   if (!c.enabled.load(std::memory_order_relaxed)) return;
-  const bool steps = c.loop_steps.load(std::memory_order_relaxed) && !asio_handlers_tracked(loop);
+  const bool steps = c.loop_steps.load(std::memory_order_relaxed) && !asio_handlers_tracked(loop_);
   try {
     watch::StepSlot* s = watch::t_bound_slot;
     if (s && (s->seq.load(std::memory_order_relaxed) & 1)) {
@@ -190,13 +209,13 @@ WaitScope::WaitScope(const Loop& loop, std::uintptr_t site, const char* runner) 
   }
 }
 
-WaitScope::~WaitScope() {
+void WaitScope::leave() noexcept {
   switch (after_) {
     case After::nothing: break;
     case After::end_allowance: std::launder(reinterpret_cast<AllowBlocking*>(allowance_))->~AllowBlocking(); break;
     case After::begin_loop_step:
       try {
-        begin_loop_step(loop_, site_, runner_, known_frame_only_);
+        begin_loop_step(loop_, site_, runner_, condition_wait_);
       } catch (...) {
         // Out of memory while finding the loop's frame: no step this time.
       }
@@ -211,8 +230,7 @@ bool begin_wait_of_loop(std::uintptr_t return_address, bool fd_wait, calls::Loop
   static_assert(sizeof(WaitScope) <= sizeof scope.storage && alignof(WaitScope) <= 16);
   const WaitSite w = loop_wait_site(return_address, fd_wait);
   if (!w.loop) [[likely]] return false;
-  auto* wait = new (scope.storage) WaitScope(*w.loop, w.site);
-  if (!fd_wait) wait->begin_only_on_known_frame();
+  new (scope.storage) WaitScope(*w.loop, w.site, nullptr, /*condition_wait=*/!fd_wait);
   scope.end = [](unsigned char* storage) { std::launder(reinterpret_cast<WaitScope*>(storage))->~WaitScope(); };
   return true;
 }

@@ -31,24 +31,29 @@ WaitSite loop_wait_site(std::uintptr_t return_address, bool fd_wait) noexcept;
 // it). After the wait: begins the next loop step.
 class WaitScope {
  public:
-  WaitScope(const Loop& loop, std::uintptr_t site, const char* runner = nullptr) noexcept;
+  // `condition_wait`: its caller holds the mutex, before the wait and
+  // again when it returns (Asio's scheduler lock, which every thread of a
+  // pool takes). The next step then begins only if this thread's loop frame
+  // is known already, and a step's report that would read debug
+  // information for the first time is judged on our thread
+  // (watch/deferred_steps.hpp).
+  WaitScope(const Loop& loop, std::uintptr_t site, const char* runner = nullptr, bool condition_wait = false) noexcept;
   ~WaitScope();
   // The call site the next loop step's frame is found from, when it is not
   // the one given at construction (LoopWait: its destructor's).
   void set_site(std::uintptr_t site) noexcept { site_ = site; }
-  // A condition wait: its caller holds the mutex again when it returns, so
-  // the next step begins only if this thread's loop frame is known already.
-  void begin_only_on_known_frame() noexcept { known_frame_only_ = true; }
   WaitScope(const WaitScope&) = delete;
   WaitScope& operator=(const WaitScope&) = delete;
 
  private:
   enum class After : std::uint8_t { nothing, begin_loop_step, end_allowance };
+  void enter() noexcept;
+  void leave() noexcept;
   const Loop& loop_;
   std::uintptr_t site_;
   const char* runner_;
   After after_ = After::nothing;
-  bool known_frame_only_ = false;
+  bool condition_wait_;
   alignas(AllowBlocking) unsigned char allowance_[sizeof(AllowBlocking)];
 };
 

@@ -221,6 +221,13 @@ std::string describe_trapped(const char* what, const std::vector<StackFrame>& fr
   return out;
 }
 
+bool all_loop_library_locks(const CallRecord* calls, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (!is_lock_wait(calls[i].what) || !lock_taken_by_loop_library(calls[i].frames, calls[i].nframes)) return false;
+  }
+  return true;
+}
+
 bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, int n, unsigned total) {
   std::vector<std::string> names;
   {

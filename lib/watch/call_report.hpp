@@ -27,6 +27,10 @@ std::vector<StackFrame> user_facing_frames(const std::uintptr_t* pcs, int n);
 // allowed. The caller locates the user's frame once all samples are in.
 bool add_first_unallowed_call(BlockingReport& report, const CallRecord* calls, int n, unsigned total);
 
+// Whether every record is a lock wait a loop library took for itself,
+// told from the raw stack alone (dladdr: no debug information read).
+bool all_loop_library_locks(const CallRecord* calls, int n);
+
 // Whether an off-CPU time stall's stack (innermost first) waits on behalf of the
 // runtime (the built-in allowances: GoogleTest, the dynamic loader, a loop
 // library starting its thread pool), between the wait and the user's first

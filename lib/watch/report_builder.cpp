@@ -55,15 +55,14 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   return r;
 }
 
-void add_signal_samples(BlockingReport& r, const StepSlot& slot) {
+void add_signal_samples(BlockingReport& r, const Sample* samples, int n, std::int64_t base_wall_ns) {
   using std::chrono::nanoseconds;
-  const int n = std::min<int>(slot.nsamples.load(std::memory_order_acquire), kMaxSamples);
   for (int i = 0; i < n; ++i) {
-    const Sample& s = slot.samples[i];
+    const Sample& s = samples[i];
     StackSample out;
     // Never negative, and never past the duration: a debugger's stop or a
     // sample caught on the way out must not give figures that contradict.
-    out.offset = nanoseconds(std::max<std::int64_t>(0, s.at_ns - slot.base.wall_ns));
+    out.offset = nanoseconds(std::max<std::int64_t>(0, s.at_ns - base_wall_ns));
     if (r.timed && out.offset > r.duration) r.duration = out.offset;
     out.captured_at = std::chrono::steady_clock::time_point(nanoseconds(s.at_ns));  // both CLOCK_MONOTONIC
     out.frames = user_facing_frames(s.frames, s.nframes);

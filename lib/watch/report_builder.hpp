@@ -15,7 +15,8 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
                             bool timed = true);
 
 // Appends the signal's samples, symbolized, and locates the user's frame.
-void add_signal_samples(BlockingReport& report, const StepSlot& slot);
+// `base_wall_ns`: when the watchdog's clock for the step began.
+void add_signal_samples(BlockingReport& report, const Sample* samples, int n, std::int64_t base_wall_ns);
 
 // blocked / cpu / preempted from the step's time split.
 StallKind classify(std::int64_t wall_ns, std::int64_t on_cpu_ns, std::int64_t runqueue_ns,

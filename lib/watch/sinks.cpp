@@ -91,7 +91,9 @@ const char* current_test() noexcept { return g_test.load(); }
 
 void dispatch(BlockingReport& r) {
   Sinks& s = sinks();
-  if (const char* t = current_test()) r.test = t;
+  if (r.test.empty()) {
+    if (const char* t = current_test()) r.test = t;  // else stamped when its step was deferred
+  }
   ++t_reports;
   add_folded(r);
   if (trace::on()) {

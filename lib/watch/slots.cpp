@@ -12,6 +12,7 @@
 #include "watchdog.hpp"
 #include "call_report.hpp"
 #include "trace.hpp"
+#include "deferred_steps.hpp"
 #include "hints.hpp"
 #include "tracer.hpp"
 
@@ -90,19 +91,6 @@ struct Attached {
   bool calls = false, traps = false;
 };
 __attribute__((tls_model("initial-exec"))) thread_local Attached t_attached;
-
-// Whether the step's first user frame is inside the loop: innermost to the
-// frame that called the loop (whose pc is the loop's return address less
-// one). A stall whose first user frame is the loop's caller, or that has
-// none, is the loop's own machinery.
-bool user_frame_inside_loop(const BlockingReport& r, std::uintptr_t loop_ret) {
-  if (r.samples.empty()) return true;  // nothing to judge by: the test's
-  for (const StackFrame& f : r.samples.front().frames) {
-    if (f.pc == loop_ret - 1) return false;
-    if (f.user) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -183,40 +171,29 @@ void settle_this_thread() noexcept {
 void finish_step(StepSlot& slot, std::uint64_t step, const char* label, const SchedStat* end_at, bool loop_step) {
   (void)slot.target.load(std::memory_order_acquire);  // pairs with the watchdog's release
   const bool timed = slot.base_seq.load(std::memory_order_acquire) == step;
-  const bool over = slot.timed_seq.load(std::memory_order_relaxed) == step;
   const bool called = slot.call_seq == step && slot.ncalls > 0;
   const SchedStat end = end_at ? *end_at : read_schedstat(slot.schedstat_fd);
+  StepEvidence e;
+  e.over = slot.timed_seq.load(std::memory_order_relaxed) == step;
+  e.loop_step = loop_step;
+  e.calls = slot.calls;
+  e.ncalls = called ? slot.ncalls : 0;
+  e.calls_total = slot.calls_total;
+  e.samples = slot.samples;
+  e.nsamples = std::min<int>(slot.nsamples.load(std::memory_order_acquire), kMaxSamples);
+  e.base_wall_ns = slot.base.wall_ns;
+  e.loop_ret = slot.loop_ret;
+  e.loop_runner = slot.loop_runner;
+  e.loop_hints = slot.loop_hints;
   BlockingReport report = build_report(slot, end, label, /*hang=*/false, timed);
-  // One step, one report: the first blocking call nobody allowed, with the
-  // step's duration; else the time stall, if there was one. Decided before
-  // any stack is symbolized, so a dropped report costs nothing.
-  bool keep = false;
-  if (called) {
-    keep = add_first_unallowed_call(report, slot.calls, slot.ncalls, slot.calls_total);
-    slot.ncalls = 0;
-    slot.calls_total = 0;
-    if (keep) report.timed = over;  // the step's duration matters only when it overran too
+  if (judge_elsewhere() && judging_reads_stacks(report, e)) {
+    judge_later(std::move(report), e);
+  } else {
+    judge_step(std::move(report), e);
   }
-  bool time_stall = false;
-  if (!keep) keep = time_stall = over && (report.kind != StallKind::preempted || config().report_preempted.load());
-  if (keep) add_signal_samples(report, slot);
-  // A wait of the runtime's: libuv starting its thread pool inside
-  // uv_fs_open, say (337 ms once on a loaded machine). Only off-CPU: a CPU
-  // hog's sample lands in malloc or the unwinder as often as anywhere, and
-  // the hog is still the user's loop (tests/unit/reliability_test).
-  if (time_stall && report.kind == StallKind::blocked && !report.samples.empty() &&
-      stall_allowed(report.samples.front().frames)) {
-    keep = false;
-  }
+  slot.ncalls = 0;
+  slot.calls_total = 0;
   slot.nsamples.store(0, std::memory_order_relaxed);
-  if (keep) {
-    if (loop_step) {
-      report.loop = slot.loop_runner;
-      report.library = !user_frame_inside_loop(report, slot.loop_ret);
-    }
-    report.hint = hint_for(report, slot.loop_hints);
-    dispatch(report);
-  }
 }
 
 }  // namespace unclog::watch

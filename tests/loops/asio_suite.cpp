@@ -44,17 +44,9 @@ LOOP_CASE_TESTS(Asio, run_asio)
 // An echo server on an io_context run by a pool of four threads, with 200
 // clients on the same io_context: Asio's own reactor and scheduler locks
 // are contended between the pool's threads all along. They are Asio's, not
-// the test's, and are no longer reported as calls (watch/call_report.cpp).
-// DISABLED: 15 runs of 20 are quiet here, 5 show a 220-250 ms time stall in
-// Asio's scheduler lock, which is ours. Before this round's two fixes, 1 run
-// of 10 was quiet. Fixed: finding a thread's loop frame when its
-// pthread_cond_wait returns with that lock held (now left to its next fd
-// wait). Left: deciding that a contended lock is Asio's reads the line
-// tables (a user's handler is inlined into Asio's do_complete, so the
-// symbol table cannot tell), and the process's first read of them, 250 ms,
-// can happen at a step's end under the same lock. Enable it in
-// tests/loops/check_loops.py (20 runs) once it holds.
-// Run it with --gtest_also_run_disabled_tests --gtest_filter='AsioPool.*'.
+// the test's (watch/call_report.cpp), and judging them must not hold those
+// locks: a thread entering pthread_cond_wait holds the scheduler's
+// (watch/deferred_steps.hpp). tests/loops/check_loops.py runs it 20 times.
 namespace {
 
 using boost::asio::ip::tcp;
@@ -104,7 +96,7 @@ struct EchoClient : std::enable_shared_from_this<EchoClient> {
 
 }  // namespace
 
-TEST(AsioPool, DISABLED_EchoServerOnFourThreadsIsQuiet) {
+TEST(AsioPool, EchoServerOnFourThreadsIsQuiet) {
   constexpr int kClients = 200;
   boost::asio::io_context io;
   tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});

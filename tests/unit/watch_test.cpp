@@ -23,9 +23,11 @@
 #include "direct_switches.hpp"
 #include "unclog/hub.hpp"
 #include "unclog/watch.hpp"
+#include "watch/deferred_steps.hpp"
 #include "watch/format.hpp"
 #include "watch/report_builder.hpp"
 #include "watch/sampler.hpp"
+#include "watch/sinks.hpp"
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -582,6 +584,42 @@ TEST_F(Watch, FoldedStacksSumReportsOfTheSameStack) {
 
 // Names as reports print them: a lambda by the function it is in, never a
 // template cut in half.
+// A step judged on our reporter thread (watch/deferred_steps.hpp) reaches
+// the sinks once waited for, with the test that ran when it ended, its stack
+// and its remedy; judge_later copies what it needs, as the slot is reused.
+TEST_F(Watch, ADeferredStepIsReportedWithItsTestOnceWaitedFor) {
+  EXPECT_FALSE(unclog::watch::judge_elsewhere()) << "outside a condition wait";
+  unclog::BlockingReport report;
+  report.duration = 90ms;
+  report.off_cpu = 90ms;
+  report.resolution = 50ms;
+  report.timed = true;
+  report.kind = unclog::StallKind::blocked;
+  report.fiber = "deferred";
+  auto sample = std::make_unique<unclog::watch::Sample>();
+  sample->at_ns = 1000;
+  sample->nframes = unclog::watch::capture_stack(sample->frames, unclog::watch::kMaxFrames, false);
+  ASSERT_GT(sample->nframes, 0);
+  unclog::watch::StepEvidence e;
+  e.over = true;
+  e.samples = sample.get();
+  e.nsamples = 1;
+  std::string runner = "test loop";
+  e.loop_runner = runner.c_str();
+  unclog::watch::set_current_test("Deferred.Test");
+  unclog::watch::judge_later(std::move(report), e);
+  unclog::watch::set_current_test(nullptr);
+  sample.reset();
+  runner = "overwritten";
+  unclog::watch::wait_for_deferred_steps();
+  auto got = reports.take();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].test, "Deferred.Test");
+  EXPECT_EQ(got[0].fiber, "deferred");
+  EXPECT_EQ(base_name(got[0].file), "watch_test.cpp") << got[0].text();
+  EXPECT_FALSE(got[0].hint.empty());
+}
+
 TEST(ShortName, LambdasAreNamedByTheirFunction) {
   using unclog::watch::short_name;
   EXPECT_EQ(short_name("TimerTest_StartAndStop_Test::TestBody()::{lambda(uvw::timer_event const&, "
