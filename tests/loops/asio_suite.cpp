@@ -126,3 +126,25 @@ TEST(AsioPool, EchoServerOnFourThreadsIsQuiet) {
   for (auto& t : pool) t.join();
   EXPECT_EQ(done.load(), kClients);
 }
+
+// A handler posted before io.run() writes 1 MiB synchronously to a socket
+// pair whose reader starts 150 ms later: Asio's write blocks in the kernel
+// in io.run()'s first pass, before any reactor wait. check_loops.py runs it
+// in call mode and in time mode; both fail it at its line.
+TEST(AsioWrite, BlockingWriteBeforeTheFirstWait) {
+  using boost::asio::local::stream_protocol;
+  boost::asio::io_context io;
+  stream_protocol::socket a(io), b(io);
+  boost::asio::local::connect_pair(a, b);
+  std::vector<char> out(1 << 20);
+  boost::asio::post(io, [&] {
+    boost::asio::write(a, boost::asio::buffer(out));  // WRITE
+  });
+  std::thread reader([&] {
+    usleep(150000);
+    std::vector<char> in(out.size());
+    boost::asio::read(b, boost::asio::buffer(in));
+  });
+  io.run();
+  reader.join();
+}

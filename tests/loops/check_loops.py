@@ -30,6 +30,7 @@ LOOPS = {
     "EpollNamed": ("epoll_suite.cpp", "event loop", "loop"),
     "Asio": ("asio_suite.cpp", "asio loop", "asio|async_"),
     "AsioPool": ("asio_suite.cpp", "asio loop", "asio|async_"),
+    "AsioWrite": ("asio_suite.cpp", "asio loop", "asio|async_"),
 }
 # Test name -> (marker of the blocking line, what the report says), or None: passes.
 CASES = {
@@ -41,7 +42,7 @@ CASES = {
     # Before the first wait, in runs that never wait, in idle callbacks.
     "FirstPassSleep": ("FIRST", "usleep"), "NoWaitSpin": ("NOWAIT", "cpu"), "IdleCall": ("IDLE", "pipe, blocking"),
     "FirstPassClean": None, "NoWaitClean": None,
-    "EchoServerOnFourThreadsIsQuiet": None,
+    "EchoServerOnFourThreadsIsQuiet": None, "BlockingWriteBeforeTheFirstWait": ("WRITE", "blocking"),
 }
 
 
@@ -50,7 +51,7 @@ def markers():
     for path in SOURCES:
         with open(path) as f:
             for i, line in enumerate(f, 1):
-                m = re.search(r"// (SLEEP|SPIN|CALL|FIRST|NOWAIT|IDLE)$", line.rstrip())
+                m = re.search(r"// (SLEEP|SPIN|CALL|FIRST|NOWAIT|IDLE|WRITE)$", line.rstrip())
                 if m:
                     out[(os.path.basename(path), m.group(1))] = i
     return out
@@ -126,6 +127,11 @@ root, p = run({"QT_NO_GLIB": "1"}, ["--gtest_filter=Qt.*"])
 if root is not None:
     n = judge(root, "QT_NO_GLIB run:")
     check(f"every Qt test ran ({n})", n == 14, p.stdout[-2000:])
+
+# Time mode sees a first-pass Asio handler's blocking write as call mode does.
+root, p = run({}, ["--unclog_mode=time", "--gtest_filter=AsioWrite.*"])
+if root is not None:
+    check("time mode: the Asio write test ran", judge(root, "time mode:") == 1, p.stdout[-2000:])
 
 # An Asio echo server on a pool of four threads with 200 clients: Asio's own
 # scheduler and reactor locks are contended all along, and are not the
