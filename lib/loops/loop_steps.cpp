@@ -76,13 +76,11 @@ void name_loop(watch::StepSlot& s, const LoopFrame& f, const char* runner) {
 
 namespace {
 
-// `known_frame_only`: after a condition wait, whose waiter holds its mutex
-// again (Asio's scheduler lock, which every thread of a pool takes), a step
-// begins only on a frame already found: finding one unwinds and reads
-// symbols, and the pool's other threads waited for that (100-140 ms time
-// stalls of theirs, tests/loops AsioPool). This thread's frame is then
-// found at its next fd wait, where Asio holds no lock.
-void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner, bool known_frame_only) {
+// Finding the loop's frame unwinds and reads ELF symbols: 15-75 us, also
+// after a condition wait, whose waiter holds its mutex again (Asio's
+// scheduler lock). Judging the step before it may take far longer, once: see
+// watch/deferred_steps.hpp.
+void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) {
   watch::StepSlot* s = watch::attached_slot();
   if (!s) return;
   if (s->orphan_seq || s->in_loop_step.load(std::memory_order_relaxed)) [[unlikely]] watch::settle_loop_step(*s);
@@ -94,7 +92,6 @@ void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner, 
   // waits in GLib's poll).
   const bool same_loop = s->loop_site == &loop || s->loop_by_entry;
   if (!(s->loop_cfa && same_loop && sp < s->loop_cfa && watch::loop_frame_live(*s))) {
-    if (known_frame_only) return;
     LoopFrame f;
     const bool programs = find_loop_frame(site, loop, &f);
     s->loop_cfa = f.cfa;  // 0 when there is no frame to check
@@ -215,7 +212,7 @@ void WaitScope::leave() noexcept {
     case After::end_allowance: std::launder(reinterpret_cast<AllowBlocking*>(allowance_))->~AllowBlocking(); break;
     case After::begin_loop_step:
       try {
-        begin_loop_step(loop_, site_, runner_, condition_wait_);
+        begin_loop_step(loop_, site_, runner_);
       } catch (...) {
         // Out of memory while finding the loop's frame: no step this time.
       }
