@@ -14,7 +14,6 @@
 
 #include "base/own_thread.hpp"
 #include "sinks.hpp"
-#include "symbolize.hpp"
 #include "visible_mutex.hpp"
 
 namespace unclog::watch {
@@ -99,7 +98,7 @@ bool ensure_reporter(Reporter& r) {
 HoldingProgramLock::HoldingProgramLock() noexcept : outer_(t_holding_program_lock) { t_holding_program_lock = true; }
 HoldingProgramLock::~HoldingProgramLock() { t_holding_program_lock = outer_; }
 
-bool judge_elsewhere() noexcept { return t_holding_program_lock && !symbols_read(); }
+bool judge_elsewhere() noexcept { return t_holding_program_lock; }
 
 void judge_later(BlockingReport report, const StepEvidence& e) {
   auto step = std::make_unique<DeferredStep>();

@@ -1,11 +1,13 @@
 // Steps judged on a thread of ours. A thread entering a condition wait
 // holds its mutex (Asio's scheduler lock, which every thread of a pool
-// takes). A step that ends there and must read a stack before the process
-// has read its debug information (100-250 ms, once per process) kept the
-// pool's other threads waiting for our symbolizer, and they were reported
-// for it (tests/loops AsioPool). Such a step's evidence is copied and
-// judged on the reporter thread instead; once the debug information is
-// read, judging takes microseconds and stays on the step's own thread.
+// takes). Judging a step that ends there may read line tables: the
+// process's first read takes 100-250 ms, and the first lookup in a large
+// compilation unit (Asio's templates) still 80-90 ms once the rest is read.
+// The pool's other threads waited for our symbolizer meanwhile, and were
+// reported for it (tests/loops AsioPool). Such a step's evidence is copied
+// and judged on the reporter thread instead; a step whose judging reads no
+// stack (every call a loop library's lock, told by dladdr) is judged where
+// it ends.
 //
 // Reports judged there are dispatched from the reporter thread, stamped
 // with the test that ran when the step ended; the harness waits for them
@@ -31,8 +33,7 @@ class HoldingProgramLock {
 };
 
 // Whether a step ending now on this thread is judged on the reporter
-// thread (when judging_reads_stacks()): inside HoldingProgramLock, before
-// the debug information is read.
+// thread (when judging_reads_stacks()): inside HoldingProgramLock.
 bool judge_elsewhere() noexcept;
 
 // Copies the evidence and queues it for the reporter thread, started on

@@ -215,8 +215,6 @@ bool symbolize_if_ready(const std::uintptr_t* pcs, int n, std::vector<StackFrame
   return true;
 }
 
-bool symbols_read() noexcept { return g_warm.load(std::memory_order_acquire); }
-
 void locate(BlockingReport& r) {
   if (r.samples.empty()) return;
   const auto& frames = r.samples.front().frames;

@@ -21,10 +21,6 @@ std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n);
 // thread symbolizes.
 bool symbolize_if_ready(const std::uintptr_t* pcs, int n, std::vector<StackFrame>* out);
 
-// Whether that first read is done: symbolizing is then a matter of
-// microseconds (a cache, or one lookup per pc).
-bool symbols_read() noexcept;
-
 // Fills report.function/user_function/file/line from its first sample.
 void locate(BlockingReport& report);
 
