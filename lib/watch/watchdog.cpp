@@ -46,6 +46,10 @@ struct Registry {
   detail::OwnThread thread;
   bool running = false;
   bool stop = false;
+  // When the watchdog was asked for: a hub's first step follows at once,
+  // while the new thread may run only much later (a forked child under
+  // ASan on a loaded machine saw 150 ms as 50): that step is dated from here.
+  std::int64_t requested_ns = 0;
 };
 
 Registry& registry() {
@@ -54,6 +58,8 @@ Registry& registry() {
 }
 
 std::int64_t now_ns() { return detail::monotonic_ns(); }
+
+std::atomic<std::int64_t> g_wake_requested_ns{0};  // by the step that woke the watchdog last
 
 constexpr const char* kTsanSamplesNotice =
     "ThreadSanitizer is in the program: stalls are reported without the stack inside the step";
@@ -257,7 +263,7 @@ void watchdog_main() {
   Registry& r = registry();
   std::unique_lock lk(r.mu);
   int idle = 0;
-  std::int64_t last_scan = now_ns();  // started for a hub: its first step follows
+  std::int64_t last_scan = r.requested_ns;  // started for a hub: its first step follows
   bool prompted = true, woken = false;
   while (!r.stop) {
     // Woken by a step's begin: scan at once, or that step is first seen a
@@ -277,8 +283,12 @@ void watchdog_main() {
     prompted = notified;
     idle = active ? 0 : idle + 1;
     if (idle >= kIdleTicks && can_sleep()) {
+      const std::int64_t slept_at = now_ns();
       sleep_until_a_step(lk, r);
-      last_scan = now_ns();  // the step that woke us began just before
+      // The step that woke us began just before it asked: dated from there,
+      // not from when this thread got a CPU again.
+      const std::int64_t asked = g_wake_requested_ns.load(std::memory_order_acquire);
+      last_scan = asked > slept_at ? asked : now_ns();
       prompted = true;
       idle = 0;
       woken = true;
@@ -335,6 +345,7 @@ void after_fork_child() {
 std::atomic<int> g_watchdog_asleep{0};
 
 void wake_watchdog() noexcept {
+  g_wake_requested_ns.store(now_ns(), std::memory_order_relaxed);  // published by the exchange
   if (g_watchdog_asleep.exchange(0, std::memory_order_acq_rel)) {
     const int saved = errno;  // the stepper's errno is the program's
     syscall(SYS_futex, &g_watchdog_asleep, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
@@ -362,6 +373,7 @@ void ensure_watchdog() {
   // The watchdog must not receive signals meant for the program.
   sigset_t all, old;
   sigfillset(&all);
+  r.requested_ns = now_ns();
   pthread_sigmask(SIG_BLOCK, &all, &old);
   // Not started (no memory or threads left): no stalls are seen until a
   // later hub tries again; the program goes on.
