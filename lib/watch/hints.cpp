@@ -50,10 +50,22 @@ bool is_sleep(std::string_view call) {
   return name == "sleep" || name == "usleep" || name == "nanosleep" || name == "clock_nanosleep";
 }
 
+bool names_a_lock(std::string_view what) {
+  return what.find("mutex_lock") != std::string_view::npos || what.find("rwlock_") != std::string_view::npos ||
+         what.find("FUTEX_LOCK_PI") != std::string_view::npos || what.find("lll_lock_wait") != std::string_view::npos;
+}
+
+// A call report's call; a time stall's frames from the innermost to the
+// user's: the lock may be taken deep inside what the user called (Asio's
+// scheduler lock inside async_read_some).
 bool is_lock_wait(const BlockingReport& r) {
-  const std::string& what = r.kind == StallKind::call ? r.call : r.function;
-  return what.find("mutex_lock") != std::string::npos || what.find("rwlock_") != std::string::npos ||
-         what.find("FUTEX_LOCK_PI") != std::string::npos;
+  if (r.kind == StallKind::call) return names_a_lock(r.call);
+  if (r.samples.empty()) return names_a_lock(r.function);
+  for (const StackFrame& f : r.samples.front().frames) {
+    if (f.user) break;
+    if (names_a_lock(f.function)) return true;
+  }
+  return false;
 }
 
 // Outside the hub: the loop's own way of moving work off its thread; for a

@@ -25,6 +25,7 @@
 #include "unclog/watch.hpp"
 #include "watch/deferred_steps.hpp"
 #include "watch/format.hpp"
+#include "watch/hints.hpp"
 #include "watch/report_builder.hpp"
 #include "watch/sampler.hpp"
 #include "watch/sinks.hpp"
@@ -618,6 +619,31 @@ TEST_F(Watch, ADeferredStepIsReportedWithItsTestOnceWaitedFor) {
   EXPECT_EQ(got[0].fiber, "deferred");
   EXPECT_EQ(base_name(got[0].file), "watch_test.cpp") << got[0].text();
   EXPECT_FALSE(got[0].hint.empty());
+}
+
+// A loop step blocked in a lock taken deep inside what the user called
+// (Asio's scheduler lock inside async_read_some) gets the loop's remedy for
+// a lock, never one that offers an I/O call.
+TEST(Hints, ATimeStallInALockGetsTheLoopsLockRemedy) {
+  const char* const hints[4] = {"blocked remedy", "sleep remedy", "cpu remedy", "lock remedy"};
+  unclog::BlockingReport r;
+  r.kind = unclog::StallKind::blocked;
+  r.function = "async_read_some";
+  unclog::StackSample sample;
+  for (const char* f : {"__lll_lock_wait", "pthread_mutex_lock", "boost::asio::detail::posix_mutex::lock",
+                        "async_read_some"}) {
+    sample.frames.push_back({});
+    sample.frames.back().function = f;
+  }
+  sample.frames.push_back({});
+  sample.frames.back().function = "Session::read";
+  sample.frames.back().user = true;
+  sample.frames.push_back({});
+  sample.frames.back().function = "pthread_mutex_lock";  // further out than the user's frame: not this stall's
+  r.samples.push_back(sample);
+  EXPECT_EQ(unclog::watch::hint_for(r, hints), "lock remedy");
+  r.samples[0].frames.erase(r.samples[0].frames.begin(), r.samples[0].frames.begin() + 3);
+  EXPECT_EQ(unclog::watch::hint_for(r, hints), "blocked remedy");
 }
 
 TEST(ShortName, LambdasAreNamedByTheirFunction) {
