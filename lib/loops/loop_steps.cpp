@@ -164,21 +164,13 @@ WaitSite loop_wait_site(std::uintptr_t return_address, bool fd_wait) noexcept {
 
 WaitScope::WaitScope(const Loop& loop, std::uintptr_t site, const char* runner, bool condition_wait) noexcept
     : loop_(loop), site_(site), runner_(runner), condition_wait_(condition_wait) {
-  if (condition_wait_) {
-    watch::HoldingProgramLock held;
-    enter();
-  } else {
-    enter();
-  }
+  watch::HoldingProgramLock held(condition_wait_);
+  enter();
 }
 
 WaitScope::~WaitScope() {
-  if (condition_wait_) {
-    watch::HoldingProgramLock held;
-    leave();
-  } else {
-    leave();
-  }
+  watch::HoldingProgramLock held(condition_wait_);
+  leave();
 }
 
 void WaitScope::enter() noexcept {

@@ -95,7 +95,9 @@ bool ensure_reporter(Reporter& r) {
 
 }  // namespace
 
-HoldingProgramLock::HoldingProgramLock() noexcept : outer_(t_holding_program_lock) { t_holding_program_lock = true; }
+HoldingProgramLock::HoldingProgramLock(bool holding) noexcept : outer_(t_holding_program_lock) {
+  t_holding_program_lock = holding;
+}
 HoldingProgramLock::~HoldingProgramLock() { t_holding_program_lock = outer_; }
 
 bool judge_elsewhere() noexcept { return t_holding_program_lock; }

@@ -19,11 +19,11 @@
 
 namespace unclog::watch {
 
-// For its scope, the calling thread holds a lock the program's other
-// threads may be waiting for (a condition wait's mutex).
+// For its scope, whether the calling thread holds a lock the program's
+// other threads may be waiting for (a condition wait's mutex).
 class HoldingProgramLock {
  public:
-  HoldingProgramLock() noexcept;
+  explicit HoldingProgramLock(bool holding) noexcept;
   ~HoldingProgramLock();
   HoldingProgramLock(const HoldingProgramLock&) = delete;
   HoldingProgramLock& operator=(const HoldingProgramLock&) = delete;
