@@ -19,7 +19,7 @@
 namespace unclog::watch {
 namespace {
 
-thread_local bool t_holding_program_lock = false;
+__attribute__((tls_model("initial-exec"))) thread_local bool t_holding_program_lock = false;
 
 // A step's evidence, copied out of its slot, which the next step reuses.
 struct DeferredStep {
@@ -95,10 +95,14 @@ bool ensure_reporter(Reporter& r) {
 
 }  // namespace
 
-HoldingProgramLock::HoldingProgramLock(bool holding) noexcept : outer_(t_holding_program_lock) {
-  t_holding_program_lock = holding;
+// An fd wait (every wait of a loop step's loop) touches nothing: a
+// thread-local access from this shared library costs a call.
+HoldingProgramLock::HoldingProgramLock(bool holding) noexcept : holding_(holding) {
+  if (holding_) [[unlikely]] t_holding_program_lock = true;
 }
-HoldingProgramLock::~HoldingProgramLock() { t_holding_program_lock = outer_; }
+HoldingProgramLock::~HoldingProgramLock() {
+  if (holding_) [[unlikely]] t_holding_program_lock = false;
+}
 
 bool judge_elsewhere() noexcept { return t_holding_program_lock; }
 

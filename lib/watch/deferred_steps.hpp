@@ -20,7 +20,8 @@
 namespace unclog::watch {
 
 // For its scope, whether the calling thread holds a lock the program's
-// other threads may be waiting for (a condition wait's mutex).
+// other threads may be waiting for (a condition wait's mutex). Waits do
+// not nest: a scope that holds one is never inside another.
 class HoldingProgramLock {
  public:
   explicit HoldingProgramLock(bool holding) noexcept;
@@ -29,7 +30,7 @@ class HoldingProgramLock {
   HoldingProgramLock& operator=(const HoldingProgramLock&) = delete;
 
  private:
-  bool outer_;
+  bool holding_;
 };
 
 // Whether a step ending now on this thread is judged on the reporter
