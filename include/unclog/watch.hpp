@@ -152,7 +152,9 @@ void set_hang_handler(std::function<void(const BlockingReport&)> handler);
 // The gtest main prints them with its summary.
 std::vector<std::string> watch_limitations();
 
-// Reports raised on the calling thread so far.
+// Reports raised on the calling thread so far. A loop step that ended in a
+// condition wait (an Asio pool's idle thread) may be judged on a thread of
+// unclog's and counts there.
 std::uint64_t blocking_report_count() noexcept;
 
 // --- scopes ---
