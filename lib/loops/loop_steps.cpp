@@ -78,7 +78,7 @@ namespace {
 
 // Finding the loop's frame unwinds and reads ELF symbols: 15-75 us, also
 // after a condition wait, whose waiter holds its mutex again (Asio's
-// scheduler lock). Judging the step before it may take far longer, once: see
+// scheduler lock). Judging the step before it may take far longer: see
 // watch/deferred_steps.hpp.
 void begin_loop_step(const Loop& loop, std::uintptr_t site, const char* runner) {
   watch::StepSlot* s = watch::attached_slot();

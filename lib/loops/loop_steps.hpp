@@ -33,8 +33,8 @@ class WaitScope {
  public:
   // `condition_wait`: its caller holds the mutex, before the wait and
   // again when it returns (Asio's scheduler lock, which every thread of a
-  // pool takes): a step's report that would read debug information for the
-  // first time is judged on our thread (watch/deferred_steps.hpp).
+  // pool takes): a step whose judging reads a stack is judged on our
+  // thread (watch/deferred_steps.hpp).
   WaitScope(const Loop& loop, std::uintptr_t site, const char* runner = nullptr, bool condition_wait = false) noexcept;
   ~WaitScope();
   // The call site the next loop step's frame is found from, when it is not

@@ -180,17 +180,17 @@ void finish_step(StepSlot& slot, std::uint64_t step, const char* label, const Sc
   e.ncalls = called ? slot.ncalls : 0;
   e.calls_total = slot.calls_total;
   e.samples = slot.samples;
-  e.nsamples = std::min<int>(slot.nsamples.load(std::memory_order_acquire), kMaxSamples);
+  e.nsamples = samples_taken(slot);
   e.base_wall_ns = slot.base.wall_ns;
   e.loop_ret = slot.loop_ret;
   e.loop_runner = slot.loop_runner;
   e.loop_hints = slot.loop_hints;
   BlockingReport report = build_report(slot, end, label, /*hang=*/false, timed);
-  if (judge_elsewhere() && judging_reads_stacks(report, e)) {
-    judge_later(std::move(report), e);
-  } else {
+  if (!judge_elsewhere()) {
     judge_step(std::move(report), e);
-  }
+  } else if (judging_reads_stacks(report, e)) {
+    judge_later(std::move(report), e);
+  }  // else judge_step would read nothing and drop it
   slot.ncalls = 0;
   slot.calls_total = 0;
   slot.nsamples.store(0, std::memory_order_relaxed);

@@ -30,7 +30,8 @@ struct StepEvidence {
 
 // Whether judging would read a stack: false when every call is a loop
 // library's own lock wait, known from the raw stack, and the step did not
-// overrun. Cheap (no symbolizing).
+// overrun: judge_step() would then drop the step without reading anything.
+// Cheap (dladdr, no symbolizing).
 bool judging_reads_stacks(const BlockingReport& report, const StepEvidence& e);
 
 // One step, one report: the first blocking call nobody allowed, with the

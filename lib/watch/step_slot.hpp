@@ -165,6 +165,12 @@ struct StepSlot : StepMarks {
   bool hang_handled = false;
 };
 
+// The samples the signal handler has written for the step, at most kMaxSamples.
+inline int samples_taken(const StepSlot& s) noexcept {
+  const int n = s.nsamples.load(std::memory_order_acquire);
+  return n < kMaxSamples ? n : kMaxSamples;
+}
+
 // Slow path of step_end(): builds and dispatches the report of the step
 // that ran as `label`. `end`: when the step ended, if not now. `loop_step`:
 // a loop step (its report names the loop; a stall of the loop's own

@@ -406,8 +406,7 @@ void hang_exit(StepSlot& s) {
   }
   SchedStat end = read_schedstat(s.schedstat_fd);
   BlockingReport report = build_report(s, end, running_label(s), /*hang=*/true);
-  add_signal_samples(report, s.samples, std::min<int>(s.nsamples.load(std::memory_order_acquire), kMaxSamples),
-                     s.base.wall_ns);
+  add_signal_samples(report, s.samples, samples_taken(s), s.base.wall_ns);
   report_hang(report);  // never returns
 }
 
