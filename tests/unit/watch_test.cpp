@@ -583,8 +583,6 @@ TEST_F(Watch, FoldedStacksSumReportsOfTheSameStack) {
   EXPECT_LT(stack.find("stall_here"), stack.find("usleep")) << stack;
 }
 
-// Names as reports print them: a lambda by the function it is in, never a
-// template cut in half.
 // A step judged on our reporter thread (watch/deferred_steps.hpp) reaches
 // the sinks once waited for, with the test that ran when it ended, its stack
 // and its remedy; judge_later copies what it needs, as the slot is reused.
@@ -605,20 +603,26 @@ TEST_F(Watch, ADeferredStepIsReportedWithItsTestOnceWaitedFor) {
   e.over = true;
   e.samples = sample.get();
   e.nsamples = 1;
+  e.loop_step = true;
   std::string runner = "test loop";
   e.loop_runner = runner.c_str();
+  const char* hints[4] = {"the loop's remedy", nullptr, nullptr, nullptr};
+  e.loop_hints = hints;
   unclog::watch::set_current_test("Deferred.Test");
   unclog::watch::judge_later(std::move(report), e);
   unclog::watch::set_current_test(nullptr);
-  sample.reset();
+  sample.reset();  // the slot's next step reuses all of these
   runner = "overwritten";
+  hints[0] = "overwritten";
   unclog::watch::wait_for_deferred_steps();
   auto got = reports.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].test, "Deferred.Test");
   EXPECT_EQ(got[0].fiber, "deferred");
   EXPECT_EQ(base_name(got[0].file), "watch_test.cpp") << got[0].text();
-  EXPECT_FALSE(got[0].hint.empty());
+  EXPECT_EQ(got[0].loop, "test loop");
+  EXPECT_EQ(got[0].hint, "the loop's remedy");
+  EXPECT_FALSE(got[0].library) << "the test's frame is inside the loop";
 }
 
 // A loop step blocked in a lock taken deep inside what the user called
@@ -646,6 +650,8 @@ TEST(Hints, ATimeStallInALockGetsTheLoopsLockRemedy) {
   EXPECT_EQ(unclog::watch::hint_for(r, hints), "blocked remedy");
 }
 
+// Names as reports print them: a lambda by the function it is in, never a
+// template cut in half.
 TEST(ShortName, LambdasAreNamedByTheirFunction) {
   using unclog::watch::short_name;
   EXPECT_EQ(short_name("TimerTest_StartAndStop_Test::TestBody()::{lambda(uvw::timer_event const&, "
