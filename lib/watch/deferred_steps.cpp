@@ -17,9 +17,9 @@
 #include "visible_mutex.hpp"
 
 namespace unclog::watch {
-namespace {
+__attribute__((tls_model("initial-exec"))) constinit thread_local bool t_holding_program_lock = false;
 
-__attribute__((tls_model("initial-exec"))) thread_local bool t_holding_program_lock = false;
+namespace {
 
 // A step's evidence, copied out of its slot, which the next step reuses.
 struct DeferredStep {
@@ -97,15 +97,6 @@ bool ensure_reporter(Reporter& r) {
 }
 
 }  // namespace
-
-// An fd wait (every wait of a loop step's loop) touches nothing: a
-// thread-local access from this shared library costs a call.
-HoldingProgramLock::HoldingProgramLock(bool holding) noexcept : holding_(holding) {
-  if (holding_) [[unlikely]] t_holding_program_lock = true;
-}
-HoldingProgramLock::~HoldingProgramLock() {
-  if (holding_) [[unlikely]] t_holding_program_lock = false;
-}
 
 bool judge_elsewhere() noexcept { return t_holding_program_lock; }
 
