@@ -204,6 +204,8 @@ constexpr std::uint8_t kOwn = 0xfe;
 std::atomic<std::uintptr_t> g_sites[kSlots];
 std::atomic<std::uint8_t> g_verdicts[kSlots];  // 0 being judged, kNotLoop, kOwn, else 1 + index in kKnown
 
+std::size_t first_slot(std::uintptr_t site) { return (site >> 4) * 0x9E3779B97F4A7C15ull >> 55; }  // 9 bits
+
 std::uint8_t verdict_of(const Loop* loop) {
   if (!loop) return kNotLoop;
   if (loop == &kOwnLoop) return kOwn;
@@ -304,8 +306,22 @@ bool in_unclog(std::uintptr_t pc) noexcept {
 const Loop& own_loop() noexcept { return kOwnLoop; }
 const Loop& asio_loop() noexcept { return kKnown[kAsio].loop; }
 
+bool loop_of_judged_wait(std::uintptr_t site, const Loop** loop) noexcept {
+  const std::size_t h = first_slot(site);
+  for (int probe = 0; probe < 8; ++probe) {
+    const std::size_t i = (h + probe) % kSlots;
+    const std::uintptr_t s = g_sites[i].load(std::memory_order_acquire);
+    if (s == 0) return false;
+    if (s != site) continue;
+    const std::uint8_t v = g_verdicts[i].load(std::memory_order_acquire);
+    *loop = loop_of_verdict(v);
+    return v != 0;
+  }
+  return false;
+}
+
 const Loop* loop_of_wait(std::uintptr_t site, bool fd_wait) noexcept {
-  const std::size_t h = (site >> 4) * 0x9E3779B97F4A7C15ull >> 55;  // 9 bits
+  const std::size_t h = first_slot(site);
   for (int probe = 0; probe < 8; ++probe) {
     const std::size_t i = (h + probe) % kSlots;
     const std::uintptr_t s = g_sites[i].load(std::memory_order_acquire);

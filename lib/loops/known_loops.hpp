@@ -34,6 +34,10 @@ const Loop& asio_loop() noexcept;
 // known by name (Asio's idle scheduler threads: libuv's or GLib's condition
 // waits are their thread pools', not their loops').
 const Loop* loop_of_wait(std::uintptr_t site, bool fd_wait) noexcept;
+// Whether `site` was judged already (a running loop's every wait), and its
+// loop: one probe of loop_of_wait's table, which never holds our own
+// sites nor a sanitizer's interceptors.
+bool loop_of_judged_wait(std::uintptr_t site, const Loop** loop) noexcept;
 
 // Whether `pc` is in a known loop library, and which loop that is. Cheap
 // (a scan of a few ranges).

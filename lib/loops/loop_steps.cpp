@@ -144,6 +144,8 @@ WaitSite loop_wait_site(std::uintptr_t return_address, bool fd_wait) noexcept {
   const watch::Config& c = watch::config();
   if (!c.enabled.load(std::memory_order_relaxed)) [[likely]] return {};
   if (!c.loop_steps.load(std::memory_order_relaxed) && !calls::in_watched_step()) return {};
+  const Loop* judged = nullptr;
+  if (loop_of_judged_wait(return_address, &judged)) [[likely]] return {judged, return_address};
   // Our own waits first: the watchdog must not wait on the loader's lock
   // (libbacktrace holds it while it reads debug information, for seconds
   // under ASan) to find out that its own wait is no loop's.

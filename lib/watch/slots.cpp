@@ -83,16 +83,11 @@ void attach(StepSlot& s) {
   ensure_watchdog();
 }
 
+}  // namespace
+
 // This thread's slot as attached_slot() last set it up, and the settings it
 // was set up for: attaching per step would wake the watchdog each time.
-struct Attached {
-  StepSlot* slot = nullptr;
-  std::int64_t resolution_ns = 0;
-  bool calls = false, traps = false;
-};
-__attribute__((tls_model("initial-exec"))) thread_local Attached t_attached;
-
-}  // namespace
+constinit thread_local AttachedSlot t_attached;
 
 StepSlot* slot_for_new_hub() {
   if (!config().enabled.load(std::memory_order_relaxed)) return nullptr;
@@ -106,17 +101,15 @@ StepSlot* slot_for_new_hub() {
   return &s;
 }
 
-StepSlot* attached_slot() {
+StepSlot* attach_this_thread() {
+  // The settings before attaching: one that changes meanwhile attaches again.
   const Config& c = config();
-  if (!c.enabled.load(std::memory_order_relaxed)) return nullptr;
-  Attached& a = t_attached;
-  const std::int64_t res = c.resolution_ns.load(std::memory_order_relaxed);
-  const bool calls = c.call_reports.load(std::memory_order_relaxed);
-  const bool traps = c.syscall_traps.load(std::memory_order_relaxed);
-  if (a.slot && a.resolution_ns == res && a.calls == calls && a.traps == traps) [[likely]] return a.slot;
+  const AttachedSlot settings{nullptr, c.resolution_ns.load(std::memory_order_relaxed),
+                              c.call_reports.load(std::memory_order_relaxed), c.syscall_traps.load(std::memory_order_relaxed)};
   StepSlot& s = thread_slot();
   attach(s);
-  a = {&s, res, calls, traps};
+  t_attached = settings;
+  t_attached.slot = &s;
   return &s;
 }
 
