@@ -272,15 +272,19 @@ TEST_F(Asio, HandlersAreOnTheTimeline) {
 // an I/O call.
 TEST_F(Asio, ContendedLockHintSuggestsAStrand) {
   std::mutex mu;
-  std::atomic<bool> held{false};
-  std::thread holder([&] {
+  std::atomic<bool> held{false}, locking{false};
+  std::thread holder([&] {  // held from before the handler until after it has begun to lock
     std::lock_guard lk(mu);
     held = true;
+    while (!locking) std::this_thread::yield();
     std::this_thread::sleep_for(20ms);
   });
   while (!held) std::this_thread::yield();
   asio::io_context io;
-  asio::post(io, [&] { std::lock_guard lk(mu); });
+  asio::post(io, [&] {
+    locking = true;
+    std::lock_guard lk(mu);
+  });
   io.run();
   holder.join();
   const auto r = only_report();
