@@ -59,7 +59,7 @@ constinit std::atomic<LoopWaitHook> g_loop_wait_hook{nullptr};
 namespace {
 
 // The fast checks: on a thread with no watched step, watching() is one TLS
-// load and a branch, and that is the whole cost of a call.
+// load and a branch; real_call adds its own (real.hpp).
 // `dontwait`: the call itself asked not to wait (MSG_DONTWAIT).
 inline void check_fd(const char* call, int fd, std::size_t bytes, bool write_side, bool dontwait = false) {
   if (watch::StepSlot* s = watching()) [[unlikely]] {

@@ -61,7 +61,9 @@ struct RealSymbol {
 // In a watched step the call is also a CallWindow: the watchdog samples it
 // when it returns instead of interrupting it with a signal.
 // On a thread that runs no watched step and traps nothing (every thread but
-// a hub's or a watched loop's), it is libc's call, a tail call.
+// a hub's or a watched loop's), it is libc's call, reached by a jump. GCC
+// still sets up the caller's frame first: the arguments stay live across
+// the checks' out-of-line calls (see docs/PERFORMANCE.md, 2026-12-04).
 template <class F, class... Args>
 inline auto real_call(F* f, Args... args) {
   if (!watch::t_bound_slot && !watch::t_trap_selector) [[likely]] return f(args...);
