@@ -321,6 +321,9 @@ void after_fork_parent() { registry().mu.unlock(); }
 void after_fork_child() {
   Registry& r = registry();
   new (&r.mu) VisibleMutex;  // the parent's owner does not exist here
+  // The parent's watchdog may have been inside cv.wait_for: the condition
+  // variable's own lock and waiter count came over as it left them.
+  new (&r.cv) std::condition_variable_any;
   g_watchdog_asleep.store(0, std::memory_order_relaxed);
   r.thread.forget_after_fork();
   r.running = false;
