@@ -27,7 +27,15 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   const std::int64_t wall = std::max<std::int64_t>(0, end.wall_ns - base.wall_ns);
   const bool stats = timed && base.valid && end.valid;
   const std::int64_t on = stats ? std::max<std::int64_t>(0, end.run_ns - base.run_ns) : 0;
-  const std::int64_t wait = stats ? std::max<std::int64_t>(0, end.wait_ns - base.wait_ns) : 0;
+  std::int64_t wait = stats ? std::max<std::int64_t>(0, end.wait_ns - base.wait_ns) : 0;
+  // Seen asleep in the kernel: the time off a CPU until then was no wait
+  // for one, whatever the counters say at the end. Linux 6.18 beside busy
+  // processes was seen to count a 150 ms nanosleep as 149 ms of run delay
+  // (1 sleep in 100; EEVDF keeps some sleepers queued until they are picked):
+  // the step then looked preempted and its report was dropped.
+  if (stats && slot.kernel_wait_seq == slot.base_seq.load(std::memory_order_relaxed) && slot.asleep_off_cpu_ns > 0) {
+    wait = std::min(wait, std::max<std::int64_t>(0, wall - on - slot.asleep_off_cpu_ns));
+  }
   r.duration = nanoseconds(wall);
   r.on_cpu = nanoseconds(on);
   r.runqueue = nanoseconds(wait);

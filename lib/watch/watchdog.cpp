@@ -127,12 +127,15 @@ void read_kernel_wait(StepSlot& s, std::uint64_t seq) {
   s.kernel_wait[0] = '\0';
 }
 
-void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now) {
+// `off_cpu`: the step's time so far neither on a CPU nor waiting for one,
+// from the counters read just before (0 when not read).
+void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now, std::int64_t off_cpu = 0) {
   // Edges TSan cannot see through our atomics (base/tsan_sync.hpp): the
   // owner's last read of the buffer came before this step began, and this
   // write before `target` publishes it.
   detail::tsan_acquire(s.kernel_wait);
   read_kernel_wait(s, seq);
+  s.asleep_off_cpu_ns = s.kernel_wait[0] ? std::max<std::int64_t>(0, off_cpu) : 0;
   detail::tsan_release(s.kernel_wait);
   s.sampling_seq = seq;
   s.nsamples.store(0, std::memory_order_relaxed);
@@ -187,11 +190,14 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, std::int64
     const bool hung = hang > 0 && elapsed >= hang && !s.hang_handled;
     if (s.sampling_seq != seq) {
       bool due = false;
+      std::int64_t off_cpu = 0;
       if (time_reports && elapsed >= resolution && s.allow_depth.load(std::memory_order_relaxed) == 0) {
         // Time spent waiting for a CPU is the machine's fault, not the code's.
         SchedStat cur = read_schedstat(s.schedstat_fd);
-        std::int64_t waited = cur.valid && s.base.valid ? cur.wait_ns - s.base.wait_ns : 0;
+        const bool stats = cur.valid && s.base.valid;
+        std::int64_t waited = stats ? cur.wait_ns - s.base.wait_ns : 0;
         due = report_preempted || (cur.wall_ns - s.base.wall_ns) - waited >= resolution;
+        if (stats) off_cpu = (cur.wall_ns - s.base.wall_ns) - waited - (cur.run_ns - s.base.run_ns);
       }
       if (due) s.timed_seq.store(seq, std::memory_order_relaxed);
       if (due && !hung && s.target.load(std::memory_order_acquire) == seq) {
@@ -200,7 +206,7 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, std::int64
         s.sampling_seq = seq;
         s.next_sample_ns = INT64_MAX;
       } else if (due || hung) {
-        start_sampling(s, seq, now);
+        start_sampling(s, seq, now, off_cpu);
       }
     } else if (now >= s.next_sample_ns && s.nsamples.load(std::memory_order_relaxed) < kMaxSamples - 1) {
       s.sample_interval_ns *= 2;  // long stalls: show where the time went

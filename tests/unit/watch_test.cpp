@@ -415,6 +415,30 @@ TEST(ReportBuilder, AStoppedThreadIsNotBlocked) {
   }
 }
 
+// A sleep the kernel counted as run delay (seen on Linux 6.18 beside busy
+// processes: 149 ms of a 150 ms nanosleep) is still a sleep when the
+// watchdog saw the thread asleep in it; without that sighting, the counters
+// are all there is.
+TEST(ReportBuilder, ASleepSeenByTheWatchdogIsNotRunDelay) {
+  using unclog::StallKind;
+  unclog::watch::StepSlot slot;
+  slot.resolution_ns.store(50'000'000);
+  slot.base_seq.store(1);
+  slot.base = {0, 0, 0, true};
+  const unclog::watch::SchedStat end{155'000'000, 2'000'000, 149'000'000, true};
+  std::snprintf(slot.kernel_wait, sizeof slot.kernel_wait, "%s", "hrtimer_nanosleep");
+  slot.kernel_wait_seq = 1;
+  slot.asleep_off_cpu_ns = 52'000'000;  // asleep 52 ms in, nothing waited before
+  unclog::BlockingReport r = unclog::watch::build_report(slot, end, "step", false, true);
+  EXPECT_EQ(r.kind, StallKind::blocked);
+  EXPECT_EQ(r.runqueue, 155ms - 2ms - 52ms);  // what may still have been a wait: after the sighting
+  EXPECT_EQ(r.off_cpu, 52ms);
+  slot.kernel_wait_seq = 0;  // the sighting was of another step
+  r = unclog::watch::build_report(slot, end, "step", false, true);
+  EXPECT_EQ(r.kind, StallKind::preempted);
+  EXPECT_EQ(r.runqueue, 149ms);
+}
+
 TEST_F(Watch, PreemptionIsReportedWhenAsked) {
   unclog::set_report_preempted(true);
   {
