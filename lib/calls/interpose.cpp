@@ -1,6 +1,8 @@
 // The interposed functions. Each one: a fast check (is a watched step
 // running here?), a classification when it is (can this call block?), a
-// record, then the real libc function with the caller's arguments.
+// record, then the real libc function with the caller's arguments. Those
+// with nothing to do on an unwatched thread are UNCLOG_INTERPOSE'd: there,
+// a jump to libc's (real.hpp).
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -120,22 +122,23 @@ extern "C" {
 
 // --- always blocking ---
 
-unsigned int sleep(unsigned int seconds) {
+UNCLOG_INTERPOSE(unsigned int, sleep, (unsigned int seconds), (seconds)) {
   check_always("sleep");
   return real_call(UNCLOG_REAL(sleep), seconds);
 }
 
-int usleep(useconds_t usec) {
+UNCLOG_INTERPOSE(int, usleep, (useconds_t usec), (usec)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "usleep(%.3g ms)", usec / 1e3);
   return real_call(UNCLOG_REAL(usleep), usec);
 }
 
-int nanosleep(const struct timespec* req, struct timespec* rem) {
+UNCLOG_INTERPOSE(int, nanosleep, (const struct timespec* req, struct timespec* rem), (req, rem)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "nanosleep(%.3g ms)", ms_of(req));
   return real_call(UNCLOG_REAL(nanosleep), req, rem);
 }
 
-int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, struct timespec* rem) {
+UNCLOG_INTERPOSE(int, clock_nanosleep, (clockid_t clock, int flags, const struct timespec* req, struct timespec* rem),
+                 (clock, flags, req, rem)) {
   if (unclog::watch::StepSlot* s = watching()) {
     record(s, false, "clock_nanosleep(%s%.3g ms)", flags & TIMER_ABSTIME ? "until " : "", ms_of(req));
   }
@@ -160,84 +163,88 @@ int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t cloc
   return real_call(UNCLOG_REAL(pthread_cond_clockwait), c, m, clock, t);
 }
 
-int sem_wait(sem_t* s) {
+UNCLOG_INTERPOSE(int, sem_wait, (sem_t* s), (s)) {
   check_always("sem_wait");
   return real_call(UNCLOG_REAL(sem_wait), s);
 }
 
-int sem_timedwait(sem_t* s, const struct timespec* t) {
+UNCLOG_INTERPOSE(int, sem_timedwait, (sem_t* s, const struct timespec* t), (s, t)) {
   check_always("sem_timedwait");
   return real_call(UNCLOG_REAL(sem_timedwait), s, t);
 }
 
-int sem_clockwait(sem_t* s, clockid_t clock, const struct timespec* t) {
+UNCLOG_INTERPOSE(int, sem_clockwait, (sem_t* s, clockid_t clock, const struct timespec* t), (s, clock, t)) {
   check_always("sem_clockwait");
   return real_call(UNCLOG_REAL(sem_clockwait), s, clock, t);
 }
 
-int pthread_join(pthread_t t, void** ret) {
+UNCLOG_INTERPOSE(int, pthread_join, (pthread_t t, void** ret), (t, ret)) {
   check_always("pthread_join");
   return real_call(UNCLOG_REAL(pthread_join), t, ret);
 }
 
-pid_t wait(int* status) {
+UNCLOG_INTERPOSE(pid_t, wait, (int* status), (status)) {
   check_always("wait");
   return real_call(UNCLOG_REAL(wait), status);
 }
 
-pid_t waitpid(pid_t pid, int* status, int options) {
+UNCLOG_INTERPOSE(pid_t, waitpid, (pid_t pid, int* status, int options), (pid, status, options)) {
   if (!(options & WNOHANG)) check_always("waitpid(without WNOHANG)");
   return real_call(UNCLOG_REAL(waitpid), pid, status, options);
 }
 
-int system(const char* command) {
+UNCLOG_INTERPOSE(int, system, (const char* command), (command)) {
   check_always("system");
   return real_call(UNCLOG_REAL(system), command);
 }
 
-FILE* popen(const char* command, const char* type) {
+UNCLOG_INTERPOSE(FILE*, popen, (const char* command, const char* type), (command, type)) {
   check_always("popen");
   return real_call(UNCLOG_REAL(popen), command, type);
 }
 
-int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res) {
+UNCLOG_INTERPOSE(int, getaddrinfo, (const char* node, const char* service, const struct addrinfo* hints,
+                 struct addrinfo** res),
+                 (node, service, hints, res)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getaddrinfo(\"%s\")", node ? node : "");
   return real_call(UNCLOG_REAL(getaddrinfo), node, service, hints, res);
 }
 
-int getnameinfo(const struct sockaddr* sa, socklen_t salen, char* host, socklen_t hostlen, char* serv,
-                socklen_t servlen, int flags) {
+UNCLOG_INTERPOSE(int, getnameinfo, (const struct sockaddr* sa, socklen_t salen, char* host,
+                 socklen_t hostlen, char* serv, socklen_t servlen, int flags),
+                 (sa, salen, host, hostlen, serv, servlen, flags)) {
   check_always("getnameinfo");
   return real_call(UNCLOG_REAL(getnameinfo), sa, salen, host, hostlen, serv, servlen, flags);
 }
 
-struct hostent* gethostbyname(const char* name) {
+UNCLOG_INTERPOSE(struct hostent*, gethostbyname, (const char* name), (name)) {
   check_always("gethostbyname");
   return real_call(UNCLOG_REAL(gethostbyname), name);
 }
 
-struct hostent* gethostbyname2(const char* name, int af) {
+UNCLOG_INTERPOSE(struct hostent*, gethostbyname2, (const char* name, int af), (name, af)) {
   check_always("gethostbyname2");
   return real_call(UNCLOG_REAL(gethostbyname2), name, af);
 }
 
-int gethostbyname_r(const char* name, struct hostent* ret, char* buf, size_t buflen, struct hostent** result,
-                    int* h_errnop) {
+UNCLOG_INTERPOSE(int, gethostbyname_r, (const char* name, struct hostent* ret, char* buf, size_t buflen,
+                 struct hostent** result, int* h_errnop),
+                 (name, ret, buf, buflen, result, h_errnop)) {
   check_always("gethostbyname_r");
   return real_call(UNCLOG_REAL(gethostbyname_r), name, ret, buf, buflen, result, h_errnop);
 }
 
-int fsync(int fd) {
+UNCLOG_INTERPOSE(int, fsync, (int fd), (fd)) {
   check_always("fsync");
   return real_call(UNCLOG_REAL(fsync), fd);
 }
 
-int fdatasync(int fd) {
+UNCLOG_INTERPOSE(int, fdatasync, (int fd), (fd)) {
   check_always("fdatasync");
   return real_call(UNCLOG_REAL(fdatasync), fd);
 }
 
-int flock(int fd, int operation) {
+UNCLOG_INTERPOSE(int, flock, (int fd, int operation), (fd, operation)) {
   if (!(operation & LOCK_NB) && !(operation & LOCK_UN)) check_always("flock(without LOCK_NB)");
   return real_call(UNCLOG_REAL(flock), fd, operation);
 }
@@ -326,32 +333,33 @@ int epoll_pwait2(int epfd, struct epoll_event* events, int max, const struct tim
 
 // --- blocking when the fd is ---
 
-ssize_t read(int fd, void* buf, size_t n) {
+UNCLOG_INTERPOSE(ssize_t, read, (int fd, void* buf, size_t n), (fd, buf, n)) {
   check_fd("read", fd, n, false);
   return real_call(UNCLOG_REAL(read), fd, buf, n);
 }
 
-ssize_t readv(int fd, const struct iovec* iov, int cnt) {
+UNCLOG_INTERPOSE(ssize_t, readv, (int fd, const struct iovec* iov, int cnt), (fd, iov, cnt)) {
   if (watching()) check_fd("readv", fd, iov_bytes(iov, cnt), false);
   return real_call(UNCLOG_REAL(readv), fd, iov, cnt);
 }
 
-ssize_t write(int fd, const void* buf, size_t n) {
+UNCLOG_INTERPOSE(ssize_t, write, (int fd, const void* buf, size_t n), (fd, buf, n)) {
   check_fd("write", fd, n, true);
   return real_call(UNCLOG_REAL(write), fd, buf, n);
 }
 
-ssize_t writev(int fd, const struct iovec* iov, int cnt) {
+UNCLOG_INTERPOSE(ssize_t, writev, (int fd, const struct iovec* iov, int cnt), (fd, iov, cnt)) {
   if (watching()) check_fd("writev", fd, iov_bytes(iov, cnt), true);
   return real_call(UNCLOG_REAL(writev), fd, iov, cnt);
 }
 
-ssize_t recv(int fd, void* buf, size_t n, int flags) {
+UNCLOG_INTERPOSE(ssize_t, recv, (int fd, void* buf, size_t n, int flags), (fd, buf, n, flags)) {
   check_fd("recv", fd, n, false, flags & MSG_DONTWAIT);
   return real_call(UNCLOG_REAL(recv), fd, buf, n, flags);
 }
 
-ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, socklen_t* len) {
+UNCLOG_INTERPOSE(ssize_t, recvfrom, (int fd, void* buf, size_t n, int flags, struct sockaddr* addr, socklen_t* len),
+                 (fd, buf, n, flags, addr, len)) {
   check_fd("recvfrom", fd, n, false, flags & MSG_DONTWAIT);
   return real_call(UNCLOG_REAL(recvfrom), fd, buf, n, flags, addr, len);
 }
@@ -365,17 +373,19 @@ ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
   return r;
 }
 
-ssize_t send(int fd, const void* buf, size_t n, int flags) {
+UNCLOG_INTERPOSE(ssize_t, send, (int fd, const void* buf, size_t n, int flags), (fd, buf, n, flags)) {
   check_fd("send", fd, n, true, flags & MSG_DONTWAIT);
   return real_call(UNCLOG_REAL(send), fd, buf, n, flags);
 }
 
-ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* addr, socklen_t len) {
+UNCLOG_INTERPOSE(ssize_t, sendto, (int fd, const void* buf, size_t n, int flags, const struct sockaddr* addr,
+                 socklen_t len),
+                 (fd, buf, n, flags, addr, len)) {
   check_fd("sendto", fd, n, true, flags & MSG_DONTWAIT);
   return real_call(UNCLOG_REAL(sendto), fd, buf, n, flags, addr, len);
 }
 
-ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
+UNCLOG_INTERPOSE(ssize_t, sendmsg, (int fd, const struct msghdr* msg, int flags), (fd, msg, flags)) {
   if (watching() && !(flags & MSG_DONTWAIT)) {
     check_fd("sendmsg", fd, iov_bytes(msg->msg_iov, static_cast<int>(msg->msg_iovlen)), true);
   }
@@ -392,7 +402,7 @@ int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
   return fd_modes::forget_new(real_call(UNCLOG_REAL(accept4), fd, addr, len, flags));
 }
 
-int connect(int fd, const struct sockaddr* addr, socklen_t len) {
+UNCLOG_INTERPOSE(int, connect, (int fd, const struct sockaddr* addr, socklen_t len), (fd, addr, len)) {
   check_fd("connect", fd, 0, true);
   return real_call(UNCLOG_REAL(connect), fd, addr, len);
 }
@@ -403,18 +413,20 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
 // call without passing through our read/recv/poll. Judged as the plain call,
 // then glibc's own version (its size check included) runs.
 
-ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+UNCLOG_INTERPOSE(ssize_t, __read_chk, (int fd, void* buf, size_t n, size_t buflen), (fd, buf, n, buflen)) {
   check_fd("read", fd, n, false);
   return real_call(UNCLOG_REAL(__read_chk), fd, buf, n, buflen);
 }
 
-ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+UNCLOG_INTERPOSE(ssize_t, __recv_chk, (int fd, void* buf, size_t n, size_t buflen, int flags),
+                 (fd, buf, n, buflen, flags)) {
   check_fd("recv", fd, n, false, flags & MSG_DONTWAIT);
   return real_call(UNCLOG_REAL(__recv_chk), fd, buf, n, buflen, flags);
 }
 
-ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, struct sockaddr* addr,
-                       socklen_t* len) {
+UNCLOG_INTERPOSE(ssize_t, __recvfrom_chk, (int fd, void* buf, size_t n, size_t buflen, int flags,
+                 struct sockaddr* addr, socklen_t* len),
+                 (fd, buf, n, buflen, flags, addr, len)) {
   check_fd("recvfrom", fd, n, false, flags & MSG_DONTWAIT);
   return real_call(UNCLOG_REAL(__recvfrom_chk), fd, buf, n, buflen, flags, addr, len);
 }
@@ -434,7 +446,7 @@ int __ppoll_chk(struct pollfd* fds, nfds_t n, const struct timespec* t, const si
 
 // --- blocking only when contended ---
 
-int pthread_mutex_lock(pthread_mutex_t* m) {
+UNCLOG_INTERPOSE(int, pthread_mutex_lock, (pthread_mutex_t* m), (m)) {
   if (watching()) {
     const int r = UNCLOG_REAL(pthread_mutex_trylock)(m);
     if (r != EBUSY) return r;  // ours now (or an error lock would give too)
@@ -445,67 +457,72 @@ int pthread_mutex_lock(pthread_mutex_t* m) {
 
 // --- name service lookups: NSS may ask LDAP, sssd, systemd-userdb or NIS ---
 
-struct passwd* getpwnam(const char* name) {
+UNCLOG_INTERPOSE(struct passwd*, getpwnam, (const char* name), (name)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getpwnam(\"%s\")", name);
   return real_call(UNCLOG_REAL(getpwnam), name);
 }
 
-struct passwd* getpwuid(uid_t uid) {
+UNCLOG_INTERPOSE(struct passwd*, getpwuid, (uid_t uid), (uid)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getpwuid(%u)", static_cast<unsigned>(uid));
   return real_call(UNCLOG_REAL(getpwuid), uid);
 }
 
-int getpwnam_r(const char* name, struct passwd* pwd, char* buf, size_t n, struct passwd** result) {
+UNCLOG_INTERPOSE(int, getpwnam_r, (const char* name, struct passwd* pwd, char* buf, size_t n, struct passwd** result),
+                 (name, pwd, buf, n, result)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getpwnam_r(\"%s\")", name);
   return real_call(UNCLOG_REAL(getpwnam_r), name, pwd, buf, n, result);
 }
 
-int getpwuid_r(uid_t uid, struct passwd* pwd, char* buf, size_t n, struct passwd** result) {
+UNCLOG_INTERPOSE(int, getpwuid_r, (uid_t uid, struct passwd* pwd, char* buf, size_t n, struct passwd** result),
+                 (uid, pwd, buf, n, result)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getpwuid_r(%u)", static_cast<unsigned>(uid));
   return real_call(UNCLOG_REAL(getpwuid_r), uid, pwd, buf, n, result);
 }
 
-struct group* getgrnam(const char* name) {
+UNCLOG_INTERPOSE(struct group*, getgrnam, (const char* name), (name)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getgrnam(\"%s\")", name);
   return real_call(UNCLOG_REAL(getgrnam), name);
 }
 
-struct group* getgrgid(gid_t gid) {
+UNCLOG_INTERPOSE(struct group*, getgrgid, (gid_t gid), (gid)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getgrgid(%u)", static_cast<unsigned>(gid));
   return real_call(UNCLOG_REAL(getgrgid), gid);
 }
 
-int getgrnam_r(const char* name, struct group* grp, char* buf, size_t n, struct group** result) {
+UNCLOG_INTERPOSE(int, getgrnam_r, (const char* name, struct group* grp, char* buf, size_t n, struct group** result),
+                 (name, grp, buf, n, result)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getgrnam_r(\"%s\")", name);
   return real_call(UNCLOG_REAL(getgrnam_r), name, grp, buf, n, result);
 }
 
-int getgrgid_r(gid_t gid, struct group* grp, char* buf, size_t n, struct group** result) {
+UNCLOG_INTERPOSE(int, getgrgid_r, (gid_t gid, struct group* grp, char* buf, size_t n, struct group** result),
+                 (gid, grp, buf, n, result)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getgrgid_r(%u)", static_cast<unsigned>(gid));
   return real_call(UNCLOG_REAL(getgrgid_r), gid, grp, buf, n, result);
 }
 
-int getgrouplist(const char* user, gid_t group, gid_t* groups, int* ngroups) {
+UNCLOG_INTERPOSE(int, getgrouplist, (const char* user, gid_t group, gid_t* groups, int* ngroups),
+                 (user, group, groups, ngroups)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getgrouplist(\"%s\")", user ? user : "");
   return real_call(UNCLOG_REAL(getgrouplist), user, group, groups, ngroups);
 }
 
-int initgroups(const char* user, gid_t group) {
+UNCLOG_INTERPOSE(int, initgroups, (const char* user, gid_t group), (user, group)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "initgroups(\"%s\")", user ? user : "");
   return real_call(UNCLOG_REAL(initgroups), user, group);
 }
 
-struct servent* getservbyname(const char* name, const char* proto) {
+UNCLOG_INTERPOSE(struct servent*, getservbyname, (const char* name, const char* proto), (name, proto)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getservbyname(\"%s\")", name ? name : "");
   return real_call(UNCLOG_REAL(getservbyname), name, proto);
 }
 
-struct servent* getservbyport(int port, const char* proto) {
+UNCLOG_INTERPOSE(struct servent*, getservbyport, (int port, const char* proto), (port, proto)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getservbyport(%d)", ntohs(static_cast<uint16_t>(port)));
   return real_call(UNCLOG_REAL(getservbyport), port, proto);
 }
 
-struct protoent* getprotobyname(const char* name) {
+UNCLOG_INTERPOSE(struct protoent*, getprotobyname, (const char* name), (name)) {
   if (unclog::watch::StepSlot* s = watching()) record(s, false, "getprotobyname(\"%s\")", name ? name : "");
   return real_call(UNCLOG_REAL(getprotobyname), name);
 }

@@ -61,9 +61,9 @@ struct RealSymbol {
 // In a watched step the call is also a CallWindow: the watchdog samples it
 // when it returns instead of interrupting it with a signal.
 // On a thread that runs no watched step and traps nothing (every thread but
-// a hub's or a watched loop's), it is libc's call, reached by a jump. GCC
-// still sets up the caller's frame first: the arguments stay live across
-// the checks' out-of-line calls (see docs/PERFORMANCE.md, 2026-12-04).
+// a hub's or a watched loop's), it is libc's call. Functions that do
+// nothing else there are defined with UNCLOG_INTERPOSE (below), whose
+// unwatched path never gets this far.
 template <class F, class... Args>
 inline auto real_call(F* f, Args... args) {
   if (!watch::t_bound_slot && !watch::t_trap_selector) [[likely]] return f(args...);
@@ -76,4 +76,27 @@ inline auto real_call(F* f, Args... args) {
   return r;
 }
 
+// The unwatched path of an interposed function that does nothing but call
+// libc's when no watched step runs and nothing is trapped: libc's function,
+// already resolved (null before that: the full path resolves it).
+template <SymbolName Fn>
+inline void* unwatched_real() noexcept {
+  if (watch::t_bound_slot || watch::t_trap_selector) [[unlikely]] return nullptr;
+  return RealSymbol<Fn, "">::cached.load(std::memory_order_acquire);
+}
+
 }  // namespace unclog::calls
+
+// Defines libc's `fn` as that unwatched path, a jump to libc's function,
+// with the body that follows the macro as the full path in a function of
+// its own. GCC sets up no frame for the jump only when nothing else shares
+// the function (it does not shrink-wrap the checks' out-of-line calls):
+// two TLS loads, a load of the pointer, and the jump.
+#define UNCLOG_INTERPOSE(ret, fn, params, args)                                            \
+  [[gnu::noinline]] static ret watched_##fn params;                                        \
+  ret fn params {                                                                          \
+    if (void* unwatched = ::unclog::calls::unwatched_real<#fn>()) [[likely]]              \
+      return reinterpret_cast<decltype(&::fn)>(unwatched) args;                            \
+    return watched_##fn args;                                                              \
+  }                                                                                        \
+  static ret watched_##fn params
