@@ -91,7 +91,8 @@ inline void* unwatched_real() noexcept {
 // with the body that follows the macro as the full path in a function of
 // its own. GCC sets up no frame for the jump only when nothing else shares
 // the function (it does not shrink-wrap the checks' out-of-line calls):
-// two TLS loads, a load of the pointer, and the jump.
+// two TLS loads, a load of the pointer, and the jump. A report names the
+// full path's frame as `fn` again (watch/call_report.cpp).
 #define UNCLOG_INTERPOSE(ret, fn, params, args)                                            \
   [[gnu::noinline]] static ret watched_##fn params;                                        \
   ret fn params {                                                                          \

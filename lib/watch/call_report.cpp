@@ -194,6 +194,10 @@ std::vector<StackFrame> user_facing_frames(const std::uintptr_t* pcs, int n) {
     const std::vector<StackFrame> next = i < n ? symbolize(&pcs[i], 1) : std::vector<StackFrame>{};
     if (!wrapper.empty() && !wrapper.back().function.empty() && wrapper.back().function.rfind("unclog", 0) != 0) {
       out.push_back(wrapper.back());
+      // UNCLOG_INTERPOSE's full path (lib/calls/real.hpp): named for the
+      // function it interposes, which tail-called it and left no frame.
+      constexpr std::string_view kWatchedPath = "watched_";
+      if (out.back().function.rfind(kWatchedPath, 0) == 0) out.back().function.erase(0, kWatchedPath.size());
     } else if (!next.empty() && next.back().function.empty()) {
       rest = i + 1;  // our signal handler's: the kernel's return trampoline follows
     }
