@@ -31,8 +31,8 @@ BlockingReport build_report(const StepSlot& slot, const SchedStat& end, const ch
   // Seen asleep in the kernel: the time off a CPU until then was no wait
   // for one, whatever the counters say at the end. Linux 6.18 beside busy
   // processes was seen to count a 150 ms nanosleep as 149 ms of run delay
-  // (1 sleep in 100; EEVDF keeps some sleepers queued until they are picked):
-  // the step then looked preempted and its report was dropped.
+  // (1 sleep in 100; likely EEVDF's delayed dequeue, which leaves some
+  // sleepers queued): the step then looked preempted, its report dropped.
   if (stats && slot.kernel_wait_seq == slot.base_seq.load(std::memory_order_relaxed) && slot.asleep_off_cpu_ns > 0) {
     wait = std::min(wait, std::max<std::int64_t>(0, wall - on - slot.asleep_off_cpu_ns));
   }
