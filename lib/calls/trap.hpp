@@ -91,7 +91,9 @@ class SignalsHeldUnderTsan {
 // A bare SIGSYS round trip, for the benchmark: installs a minimal handler
 // that only re-issues the call, measures `n` trapped getppid calls on this
 // armed thread, restores ours and returns nanoseconds per call (0 when
-// trapping is unavailable).
+// trapping is unavailable). Call it in a step well within the resolution:
+// the minimal handler cannot take a sampling signal landing meanwhile (seen
+// as a jump to address 0).
 double bare_trap_ns(int n) noexcept;
 
 }  // namespace unclog::calls::trap
