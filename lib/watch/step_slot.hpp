@@ -136,9 +136,10 @@ struct StepSlot : StepMarks {
   // published by the release store of `target` that follows.
   char kernel_wait[48] = {};
   std::uint64_t kernel_wait_seq = 0;
-  // With kernel_wait named: the step's time off a CPU and off the run queue
-  // until then. The thread was asleep, so every wait for a CPU before it was
-  // already counted; none of this time was one (build_report).
+  // When wchan showed the thread asleep at that sampling: the step's time
+  // off a CPU and off the run queue until then (else 0). Every wait for a
+  // CPU before a sleep is already counted; none of this time was one
+  // (build_report).
   std::int64_t asleep_off_cpu_ns = 0;
   SchedStat base;                             // when the step was first seen...
   std::atomic<std::uint64_t> base_seq{0};     // ...which step that was (release after base)

@@ -111,31 +111,37 @@ std::int64_t tick_ns(const std::vector<StepSlot*>& slots) {
 // stack does, for those allowed to read it (root). Else left empty.
 bool informative(const char* w) { return w[0] && std::strcmp(w, "0") != 0 && std::strncmp(w, "do_syscall", 10) != 0; }
 
-void read_kernel_wait(StepSlot& s, std::uint64_t seq) {
+// Returns whether the thread was asleep: wchan names any function, even
+// the system call entry, only for a thread that is not runnable; a thread
+// on a CPU or waiting for one reads "0" (its kernel stack may still name a
+// function).
+bool read_kernel_wait(StepSlot& s, std::uint64_t seq) {
   char path[64];
   s.kernel_wait_seq = seq;
   std::snprintf(path, sizeof path, "/proc/self/task/%d/wchan", static_cast<int>(s.tid));
   read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
-  if (informative(s.kernel_wait)) return;
+  const bool asleep = s.kernel_wait[0] && std::strcmp(s.kernel_wait, "0") != 0;
+  if (informative(s.kernel_wait)) return asleep;
   std::snprintf(path, sizeof path, "/proc/self/task/%d/stack", static_cast<int>(s.tid));
   read_first_word(path, s.kernel_wait, sizeof s.kernel_wait);
-  if (informative(s.kernel_wait)) return;
+  if (informative(s.kernel_wait)) return asleep;
   // Neither names it: the thread is in restart_syscall (a wait the kernel
   // cut short and resumed, seen for the crawler demo's first stall) or
   // between calls. The user waits on their own call, not on a restart: the
   // report says nothing rather than that.
   s.kernel_wait[0] = '\0';
+  return asleep;
 }
 
 // `off_cpu`: the step's time so far neither on a CPU nor waiting for one,
 // from the counters read just before (0 when not read).
-void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now, std::int64_t off_cpu = 0) {
+void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now, std::int64_t off_cpu) {
   // Edges TSan cannot see through our atomics (base/tsan_sync.hpp): the
   // owner's last read of the buffer came before this step began, and this
   // write before `target` publishes it.
   detail::tsan_acquire(s.kernel_wait);
-  read_kernel_wait(s, seq);
-  s.asleep_off_cpu_ns = s.kernel_wait[0] ? std::max<std::int64_t>(0, off_cpu) : 0;
+  const bool asleep = read_kernel_wait(s, seq);
+  s.asleep_off_cpu_ns = asleep ? std::max<std::int64_t>(0, off_cpu) : 0;
   detail::tsan_release(s.kernel_wait);
   s.sampling_seq = seq;
   s.nsamples.store(0, std::memory_order_relaxed);
