@@ -23,7 +23,7 @@ inline void* next_symbol(const char* name, const char* version) {
 }
 
 template <std::size_t N>
-struct SymbolName {
+struct [[gnu::visibility("hidden")]] SymbolName {
   char text[N];
   constexpr SymbolName(const char (&s)[N]) {  // NOLINT: implicit from a literal
     for (std::size_t i = 0; i < N; ++i) text[i] = s[i];
@@ -36,8 +36,11 @@ struct SymbolName {
 // not async-signal-safe: it takes the loader's lock and frees the thread's
 // last dlerror string, which also wiped an error the program had yet to
 // read. A call from a constructor that runs before ours still resolves here.
+// Hidden: exported, each of the 87 instantiations' three variables was a
+// unique symbol the loader looked up and tabled at every start, and the
+// unwatched path read `cached` through the GOT, one page more per call.
 template <SymbolName Fn, SymbolName Version>
-struct RealSymbol {
+struct [[gnu::visibility("hidden")]] RealSymbol {
   static inline std::atomic<void*> cached{nullptr};
   static void* get() {
     (void)&at_load;  // instantiates the load-time resolution below

@@ -248,17 +248,22 @@ const Loop* judge(std::uintptr_t site, bool fd_wait) {
     ours.emplace("unclog judging a wait's call site");
   }
   calls::InternalScope internal;
-  if (fd_wait) {
-    refresh_ranges();
-    Range r{};
-    if (find_range(site, &r)) return r.loop;
-  }
-  const std::uintptr_t call = site - 1;  // inside the call instruction
   std::vector<std::string> own;
   {
     std::lock_guard lk(g_own_mu);
     own = g_own_functions;
   }
+  refresh_ranges();
+  Range r{};
+  if (find_range(site, &r)) {
+    if (fd_wait) return r.loop;
+    // A condition wait is a loop's only as Asio's idle wait (header-only,
+    // never inside a loop library) or under a function the user named: a
+    // libuv worker's wait is judged without reading libuv's symbols, so
+    // that thread never allocates (glibc would give it an arena of its own).
+    if (r.loop && own.empty()) return nullptr;
+  }
+  const std::uintptr_t call = site - 1;  // inside the call instruction
   // By the symbol table: the function the call is in, read without debug
   // information, so the program never waits for that to be read.
   if (const Loop* l = loop_waiting_in(watch::function_symbol_at(call), fd_wait, own)) return l;

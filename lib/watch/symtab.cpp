@@ -20,17 +20,37 @@
 namespace unclog::watch {
 namespace {
 
-struct Symbol {
-  std::uintptr_t start;
-  std::uintptr_t size;
-  const char* name;  // in the mapped file
+// One object's functions: its mapped symbol table (read only, shared with
+// the page cache) and the numbers of its function symbols sorted by
+// address. Four bytes a function, allocated once at its final size: a copy
+// of every symbol, grown by doubling, cost a test program twenty fresh
+// pages at its first loop wait, and a page fault is 14 us on some guests.
+struct Table {
+  const ElfW(Shdr)* sections = nullptr;
+  std::size_t section_count = 0;
+  const ElfW(Sym)* syms = nullptr;
+  const char* names = nullptr;
+  std::size_t names_size = 0;
+  std::uintptr_t bias = 0;
+  std::vector<std::uint32_t> by_address;
+
+  std::uintptr_t start(std::uint32_t i) const { return bias + syms[i].st_value; }
+  // Whether `pc` is in symbol i. One without a size (_init, _fini, code
+  // written in assembly) reaches to the end of its section, not past it.
+  bool covers(std::uint32_t i, std::uintptr_t pc) const {
+    const ElfW(Sym)& s = syms[i];
+    if (s.st_size != 0) return pc < start(i) + s.st_size;
+    if (s.st_shndx >= section_count) return false;
+    const ElfW(Shdr)& sec = sections[s.st_shndx];
+    return pc < bias + sec.sh_addr + sec.sh_size;
+  }
 };
 
-// One object's functions, sorted by address. The file stays mapped (read
-// only, shared with the page cache) for the names.
-struct Table {
-  std::vector<Symbol> symbols;
-};
+bool is_function(const ElfW(Sym)& s, std::size_t names_size) {
+  const int type = ELF64_ST_TYPE(s.st_info);
+  return (type == STT_FUNC || type == STT_GNU_IFUNC) && s.st_shndx != SHN_UNDEF && s.st_value != 0 &&
+         s.st_name < names_size;
+}
 
 // Indexes the object mapped at `base` from its file.
 Table read_table(const char* path, std::uintptr_t base) {
@@ -60,7 +80,6 @@ Table read_table(const char* path, std::uintptr_t base) {
   for (int i = 0; i < eh->e_phnum; ++i) {
     if (ph[i].p_type == PT_LOAD) first_vaddr = std::min<std::uintptr_t>(first_vaddr, ph[i].p_vaddr & ~std::uintptr_t{4095});
   }
-  const std::uintptr_t bias = eh->e_type == ET_EXEC ? 0 : base - (first_vaddr == ~std::uintptr_t{0} ? 0 : first_vaddr);
   const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(bytes + eh->e_shoff);
   const ElfW(Shdr)* symtab = nullptr;
   for (int pass = 0; pass < 2 && !symtab; ++pass) {
@@ -68,25 +87,26 @@ Table read_table(const char* path, std::uintptr_t base) {
       if (sh[i].sh_type == (pass == 0 ? SHT_SYMTAB : SHT_DYNSYM)) symtab = &sh[i];
     }
   }
-  if (!symtab || symtab->sh_link >= eh->e_shnum || symtab->sh_offset + symtab->sh_size > size) {
+  const std::size_t n = symtab ? symtab->sh_size / sizeof(ElfW(Sym)) : 0;
+  if (!symtab || symtab->sh_link >= eh->e_shnum || symtab->sh_offset + symtab->sh_size > size ||
+      sh[symtab->sh_link].sh_offset + sh[symtab->sh_link].sh_size > size || n > UINT32_MAX) {
     ::munmap(map, size);
     return t;
   }
-  const ElfW(Shdr)& strtab = sh[symtab->sh_link];
-  if (strtab.sh_offset + strtab.sh_size > size) {
-    ::munmap(map, size);
-    return t;
-  }
-  const auto* syms = reinterpret_cast<const ElfW(Sym)*>(bytes + symtab->sh_offset);
-  const std::size_t n = symtab->sh_size / sizeof(ElfW(Sym));
+  t.sections = sh;
+  t.section_count = eh->e_shnum;
+  t.syms = reinterpret_cast<const ElfW(Sym)*>(bytes + symtab->sh_offset);
+  t.names = bytes + sh[symtab->sh_link].sh_offset;
+  t.names_size = sh[symtab->sh_link].sh_size;
+  t.bias = eh->e_type == ET_EXEC ? 0 : base - (first_vaddr == ~std::uintptr_t{0} ? 0 : first_vaddr);
+  std::size_t functions = 0;
+  for (std::size_t i = 0; i < n; ++i) functions += is_function(t.syms[i], t.names_size);
+  t.by_address.reserve(functions);
   for (std::size_t i = 0; i < n; ++i) {
-    const ElfW(Sym)& s = syms[i];
-    const int type = ELF64_ST_TYPE(s.st_info);
-    if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s.st_shndx == SHN_UNDEF || s.st_value == 0) continue;
-    if (s.st_name >= strtab.sh_size) continue;
-    t.symbols.push_back({bias + s.st_value, s.st_size, bytes + strtab.sh_offset + s.st_name});
+    if (is_function(t.syms[i], t.names_size)) t.by_address.push_back(static_cast<std::uint32_t>(i));
   }
-  std::sort(t.symbols.begin(), t.symbols.end(), [](const Symbol& a, const Symbol& b) { return a.start < b.start; });
+  std::sort(t.by_address.begin(), t.by_address.end(),
+            [&t](std::uint32_t a, std::uint32_t b) { return t.syms[a].st_value < t.syms[b].st_value; });
   return t;
 }
 
@@ -110,12 +130,10 @@ std::string function_symbol_at(std::uintptr_t pc) {
       const char* path = info.dli_fname && info.dli_fname[0] == '/' ? info.dli_fname : "/proc/self/exe";
       it = g_tables->emplace(base, read_table(path, base)).first;
     }
-    const std::vector<Symbol>& syms = it->second.symbols;
-    auto s = std::upper_bound(syms.begin(), syms.end(), pc, [](std::uintptr_t p, const Symbol& x) { return p < x.start; });
-    if (s != syms.begin()) {
-      --s;
-      if (s->size == 0 || pc < s->start + s->size) name = s->name;
-    }
+    const Table& t = it->second;
+    auto s = std::upper_bound(t.by_address.begin(), t.by_address.end(), pc,
+                              [&t](std::uintptr_t p, std::uint32_t i) { return p < t.start(i); });
+    if (s != t.by_address.begin() && t.covers(*--s, pc)) name = t.names + t.syms[*s].st_name;
   }
   return name ? demangle(name) : std::string();
 }

@@ -29,6 +29,7 @@
 #include "watch/report_builder.hpp"
 #include "watch/sampler.hpp"
 #include "watch/sinks.hpp"
+#include "watch/symtab.hpp"
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -702,4 +703,27 @@ TEST(ShortName, LambdasAreNamedByTheirFunction) {
                        "[clone .isra.0]"),
             "boost::asio::detail::scheduler::do_run_one");
   EXPECT_EQ(short_name("foo(int) [clone .constprop.0] [clone .cold]"), "foo");
+}
+
+namespace symtab_case {
+[[gnu::noinline]] int a_function_of_the_test_program(int x) {
+  asm volatile("" ::: "memory");
+  return x * 3 + 1;
+}
+int a_variable_of_the_test_program = 7;
+}  // namespace symtab_case
+
+// The function around a pc, from the ELF symbol table alone: the program's
+// own (its .symtab, a local function included), a library's (libc's
+// exported ones, from .dynsym), none for data; the same answers again
+// from the table read the first time.
+TEST(SymbolTable, NamesTheFunctionAroundAPc) {
+  using unclog::watch::function_symbol_at;
+  const auto fn = reinterpret_cast<std::uintptr_t>(&symtab_case::a_function_of_the_test_program);
+  for (int pass = 0; pass < 2; ++pass) {
+    EXPECT_EQ(function_symbol_at(fn + 1), "symtab_case::a_function_of_the_test_program(int)");
+    EXPECT_EQ(function_symbol_at(reinterpret_cast<std::uintptr_t>(&::getppid) + 1), "getppid");
+    EXPECT_EQ(function_symbol_at(reinterpret_cast<std::uintptr_t>(&symtab_case::a_variable_of_the_test_program)), "");
+  }
+  EXPECT_EQ(function_symbol_at(0), "");
 }
