@@ -140,7 +140,16 @@ void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now, std::int64
   // owner's last read of the buffer came before this step began, and this
   // write before `target` publishes it.
   detail::tsan_acquire(s.kernel_wait);
-  const bool asleep = read_kernel_wait(s, seq);
+  bool asleep = read_kernel_wait(s, seq);
+  // The step may have ended before wchan was read (a vCPU the host stopped
+  // long enough to make a tiny step due): the wait it names is then the
+  // thread's next one, often its loop's own epoll_wait, and not this step's.
+  // The owner ends a step before it waits, so a step still running after
+  // the read was running at it.
+  if (s.seq.load(std::memory_order_seq_cst) != seq) {
+    s.kernel_wait[0] = '\0';
+    asleep = false;
+  }
   s.asleep_off_cpu_ns = asleep ? std::max<std::int64_t>(0, off_cpu) : 0;
   detail::tsan_release(s.kernel_wait);
   s.sampling_seq = seq;
