@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 #include <pthread.h>
 
-#include <boost/stacktrace/frame.hpp>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "symtab.hpp"
 #include "visible_mutex.hpp"
 
 namespace unclog::watch {
@@ -119,7 +119,13 @@ std::vector<StackFrame> frames_of(std::uintptr_t pc) {
   if (out.empty() || out.back().function.empty()) {
     std::string name;
     if (backtrace_state* s = state()) backtrace_syminfo(s, pc, on_syminfo, on_error, &name);
-    if (name.empty()) name = boost::stacktrace::frame(reinterpret_cast<const void*>(pc)).name();
+    // The ELF symbol table, never boost::stacktrace::frame::name(): that
+    // builds a libbacktrace state per thread, reading every object's debug
+    // information again inside dl_iterate_phdr (150 ms, the loader's list
+    // lock held throughout) for each new thread that reports. An Asio
+    // pool's threads judging a condition wait meanwhile waited for that
+    // lock holding Asio's, and were reported for it.
+    if (name.empty()) name = function_symbol_at(pc);
     if (out.empty()) {
       StackFrame f;
       f.pc = pc;

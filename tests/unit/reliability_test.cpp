@@ -1,5 +1,7 @@
 // The harness must never be the flaky or crashing part of a test suite:
 // stack overflows, users' signals, fork(), samples landing in awkward places.
+#include <dlfcn.h>
+#include <link.h>
 #include <signal.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -10,14 +12,29 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <stdexcept>
 #include <vector>
 
 #include "unclog/unclog.hpp"
+#include "watch/symbolize.hpp"
 
 using namespace std::chrono_literals;
+
+// Walks of the loader's list made by the calling thread. This program's
+// definition comes first in the lookup order, before libc's (and a
+// sanitizer's, which it then calls).
+namespace {
+thread_local int t_loader_walks = 0;
+}
+extern "C" int dl_iterate_phdr(int (*callback)(dl_phdr_info*, std::size_t, void*), void* data) {
+  using Walk = int (*)(int (*)(dl_phdr_info*, std::size_t, void*), void*);
+  static const auto next = reinterpret_cast<Walk>(dlsym(RTLD_NEXT, "dl_iterate_phdr"));
+  ++t_loader_walks;
+  return next(callback, data);
+}
 
 namespace {
 
@@ -208,4 +225,27 @@ TEST(Reliability, MoreFibersThanTheMappingLimitAllowsGuardPagesFor) {
   });
   unclog::set_default_stack_size(256 * 1024);
   EXPECT_EQ(done, 40000);
+}
+
+// A pc that neither debug information nor a symbol names, symbolized on a
+// new thread once the process has read its debug information: nothing is
+// read again. Boost.Stacktrace's frame::name(), the old last resort, built a
+// libbacktrace state per thread and walked the loader's list to read every
+// object's debug information inside the walk (150 ms, the list's lock held:
+// an Asio pool thread judging a condition wait waited for it holding Asio's
+// lock, and its peers were reported for that).
+TEST(Reliability, SymbolizingOnANewThreadReadsNoDebugInformationAgain) {
+  const auto known = reinterpret_cast<std::uintptr_t>(&unclog::yield);
+  ASSERT_FALSE(unclog::watch::symbolize(&known, 1).empty());
+  const auto heap = std::make_unique<char[]>(64);
+  const auto nowhere = reinterpret_cast<std::uintptr_t>(heap.get());
+  int walks = -1;
+  std::vector<unclog::StackFrame> frames;
+  std::thread([&] {
+    frames = unclog::watch::symbolize(&nowhere, 1);
+    walks = t_loader_walks;
+  }).join();
+  EXPECT_EQ(walks, 0);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].function, "");
 }
