@@ -56,9 +56,14 @@ class Hub {
 
   // Inline, as is the switch's fast path: a green wait is one call from the
   // code that waits to the context switch.
-  void yield() {
-    ready_.push(running());  // its state is still `ready` (see FiberState)
-    switch_out();
+  void yield() {  // the running fiber's state is still `ready` (see FiberState)
+    Fiber* self = running();
+    if (watch::step_switch(*marks_)) [[likely]] {
+      switch_fast(self, ready_.rotate(self));
+      return;
+    }
+    ready_.push(self);
+    switch_out_slow(self);
   }
   void park() {                       // the running fiber waits for unpark()
     running()->state = FiberState::parked;
@@ -92,13 +97,15 @@ class Hub {
   void switch_out() {
     Fiber* self = running();
     if (watch::step_switch(*marks_)) [[likely]] {  // the pass goes on, nothing to check
-      Fiber* next = ready_.pop();
-      prefetch_next_stack();
-      running_.store(next, std::memory_order_release);
-      if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
+      switch_fast(self, ready_.pop());
       return;
     }
     switch_out_slow(self);
+  }
+  void switch_fast(Fiber* self, Fiber* next) {
+    prefetch_next_stack();
+    running_.store(next, std::memory_order_release);
+    if (next != self) fiber::switch_to(&self->ctx, next->ctx, next->target);
   }
   void switch_out_slow(Fiber* self);
   void close_open_pass() noexcept;
