@@ -236,7 +236,8 @@ const Loop* loop_waiting_in(std::string_view function, bool fd_wait, const std::
 }
 
 // kUndecided: no verdict yet (only the line tables could tell, and they are
-// not read yet): not cached, judged again at the site's next wait.
+// not read yet, or they are being read): not cached, judged again at the
+// site's next wait.
 const Loop kUndecided{"", "", "", "", ""};
 
 const Loop* judge(std::uintptr_t site, bool fd_wait) {
@@ -253,6 +254,11 @@ const Loop* judge(std::uintptr_t site, bool fd_wait) {
     std::lock_guard lk(g_own_mu);
     own = g_own_functions;
   }
+  // A condition wait's caller holds its mutex (Asio's scheduler lock, which
+  // the pool's other threads take). While the first symbolization holds the
+  // loader's list lock, the walk below would wait for it with that mutex
+  // held, and the other threads for us: no verdict yet.
+  if (!fd_wait && watch::reading_debug_information()) return &kUndecided;
   refresh_ranges();
   Range r{};
   if (find_range(site, &r)) {

@@ -180,6 +180,7 @@ namespace {
 VisibleMutex g_mu;  // libbacktrace is thread-safe; the cache is not
 std::unordered_map<std::uintptr_t, std::vector<StackFrame>>* g_cache = nullptr;
 std::atomic<bool> g_warm{false};
+std::atomic<bool> g_first_read{false};  // reading_debug_information()
 
 // libbacktrace's first lookup reads every object's line tables inside
 // dl_iterate_phdr, with the loader's lock held: a fork() then would leave
@@ -211,8 +212,15 @@ std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n) {
   static std::once_flag fork_hooks;
   std::call_once(fork_hooks, [] { pthread_atfork(before_fork, after_fork, after_fork_child); });
   std::lock_guard lk(g_mu);
+  if (g_warm.load(std::memory_order_relaxed)) return symbolize_locked(pcs, n);
+  struct FirstRead {
+    FirstRead() { g_first_read.store(true, std::memory_order_relaxed); }
+    ~FirstRead() { g_first_read.store(false, std::memory_order_relaxed); }
+  } first_read;
   return symbolize_locked(pcs, n);
 }
+
+bool reading_debug_information() noexcept { return g_first_read.load(std::memory_order_relaxed); }
 
 bool symbolize_if_ready(const std::uintptr_t* pcs, int n, std::vector<StackFrame>* out) {
   if (!g_warm.load(std::memory_order_acquire) || !g_mu.try_lock()) return false;

@@ -21,6 +21,11 @@ std::vector<StackFrame> symbolize(const std::uintptr_t* pcs, int n);
 // thread symbolizes.
 bool symbolize_if_ready(const std::uintptr_t* pcs, int n, std::vector<StackFrame>* out);
 
+// Whether the process's first symbolize() is reading the debug information
+// now: inside dl_iterate_phdr, the loader's list lock held (100-250 ms), so
+// another thread's dl_iterate_phdr would wait for it. One atomic load.
+bool reading_debug_information() noexcept;
+
 // Fills report.function/user_function/file/line from its first sample.
 void locate(BlockingReport& report);
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -19,21 +20,44 @@
 #include <vector>
 
 #include "unclog/unclog.hpp"
+#include "loops/known_loops.hpp"
 #include "watch/symbolize.hpp"
 
 using namespace std::chrono_literals;
 
 // Walks of the loader's list made by the calling thread. This program's
 // definition comes first in the lookup order, before libc's (and a
-// sanitizer's, which it then calls).
+// sanitizer's, which it then calls). A walk by a thread with t_pause_walk
+// set stops in its first callback, the list's lock held, until
+// g_walk_release (ten seconds at most): a slow walk on demand.
 namespace {
+using PhdrCallback = int (*)(dl_phdr_info*, std::size_t, void*);
 thread_local int t_loader_walks = 0;
+thread_local bool t_pause_walk = false;
+std::atomic<bool> g_walk_paused{false};
+std::atomic<bool> g_walk_release{false};
+struct PausedWalk {
+  PhdrCallback callback;
+  void* data;
+  bool paused;
+};
+int pause_then_call(dl_phdr_info* info, std::size_t size, void* arg) {
+  auto* walk = static_cast<PausedWalk*>(arg);
+  if (!walk->paused) {
+    walk->paused = true;
+    g_walk_paused = true;
+    for (int i = 0; i < 10000 && !g_walk_release; ++i) usleep(1000);
+  }
+  return walk->callback(info, size, walk->data);
 }
-extern "C" int dl_iterate_phdr(int (*callback)(dl_phdr_info*, std::size_t, void*), void* data) {
-  using Walk = int (*)(int (*)(dl_phdr_info*, std::size_t, void*), void*);
+}  // namespace
+extern "C" int dl_iterate_phdr(PhdrCallback callback, void* data) {
+  using Walk = int (*)(PhdrCallback, void*);
   static const auto next = reinterpret_cast<Walk>(dlsym(RTLD_NEXT, "dl_iterate_phdr"));
   ++t_loader_walks;
-  return next(callback, data);
+  if (!t_pause_walk) return next(callback, data);
+  PausedWalk walk{callback, data, false};
+  return next(pause_then_call, &walk);
 }
 
 namespace {
@@ -248,4 +272,42 @@ TEST(Reliability, SymbolizingOnANewThreadReadsNoDebugInformationAgain) {
   EXPECT_EQ(walks, 0);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].function, "");
+}
+
+namespace {
+[[gnu::noinline]] void waits_on_a_condition() { asm volatile("" ::: "memory"); }
+}  // namespace
+
+// The process's first symbolization reads the debug information inside a
+// walk of the loader's list, holding its lock (100-250 ms). A thread judging
+// a new condition wait site meanwhile holds the program's mutex (Asio's
+// scheduler lock, in a pool): it gets no verdict for now rather than wait
+// for the loader's lock, and every thread of the pool for it. Run in a fresh
+// process (nothing symbolized yet), the first read held inside its walk.
+TEST(ReliabilityDeathTest, NoConditionWaitWaitsForTheFirstSymbolization) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        std::thread reader([] {
+          t_pause_walk = true;
+          const auto pc = reinterpret_cast<std::uintptr_t>(&unclog::yield);
+          (void)unclog::watch::symbolize(&pc, 1);
+        });
+        while (!g_walk_paused) usleep(1000);
+        std::atomic<int> walks{-1};
+        std::thread judge([&] {
+          const auto site = reinterpret_cast<std::uintptr_t>(&waits_on_a_condition) + 1;
+          (void)unclog::loops::loop_of_wait(site, /*fd_wait=*/false);
+          walks = t_loader_walks;
+        });
+        // It returns at once, or (walking the list) once the reader lets go.
+        for (int i = 0; i < 5000 && walks < 0; ++i) usleep(1000);
+        const int seen = walks;
+        g_walk_release = true;
+        judge.join();
+        reader.join();
+        std::fprintf(stderr, "walks while the first symbolization read: %d\n", seen);
+        std::exit(seen == 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "walks while the first symbolization read: 0");
 }
