@@ -41,7 +41,7 @@ struct PausedWalk {
   void* data;
   bool paused;
 };
-int pause_then_call(dl_phdr_info* info, std::size_t size, void* arg) {
+[[maybe_unused]] int pause_then_call(dl_phdr_info* info, std::size_t size, void* arg) {
   auto* walk = static_cast<PausedWalk*>(arg);
   if (!walk->paused) {
     walk->paused = true;
@@ -51,6 +51,12 @@ int pause_then_call(dl_phdr_info* info, std::size_t size, void* arg) {
   return walk->callback(info, size, walk->data);
 }
 }  // namespace
+// Not under AddressSanitizer: its runtime walks the list while it starts,
+// before this definition can find the next one.
+#if defined(__SANITIZE_ADDRESS__)
+#define UNCLOG_COUNTS_WALKS 0
+#else
+#define UNCLOG_COUNTS_WALKS 1
 extern "C" int dl_iterate_phdr(PhdrCallback callback, void* data) {
   using Walk = int (*)(PhdrCallback, void*);
   static const auto next = reinterpret_cast<Walk>(dlsym(RTLD_NEXT, "dl_iterate_phdr"));
@@ -59,6 +65,7 @@ extern "C" int dl_iterate_phdr(PhdrCallback callback, void* data) {
   PausedWalk walk{callback, data, false};
   return next(pause_then_call, &walk);
 }
+#endif
 
 namespace {
 
@@ -259,6 +266,7 @@ TEST(Reliability, MoreFibersThanTheMappingLimitAllowsGuardPagesFor) {
 // an Asio pool thread judging a condition wait waited for it holding Asio's
 // lock, and its peers were reported for that).
 TEST(Reliability, SymbolizingOnANewThreadReadsNoDebugInformationAgain) {
+  if (!UNCLOG_COUNTS_WALKS) GTEST_SKIP() << "walks are not counted under AddressSanitizer";
   const auto known = reinterpret_cast<std::uintptr_t>(&unclog::yield);
   ASSERT_FALSE(unclog::watch::symbolize(&known, 1).empty());
   const auto heap = std::make_unique<char[]>(64);
@@ -285,6 +293,7 @@ namespace {
 // for the loader's lock, and every thread of the pool for it. Run in a fresh
 // process (nothing symbolized yet), the first read held inside its walk.
 TEST(ReliabilityDeathTest, NoConditionWaitWaitsForTheFirstSymbolization) {
+  if (!UNCLOG_COUNTS_WALKS) GTEST_SKIP() << "walks are not counted under AddressSanitizer";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
