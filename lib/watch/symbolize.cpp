@@ -14,6 +14,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "calls/calls.hpp"
 #include "symtab.hpp"
 #include "visible_mutex.hpp"
 
@@ -186,8 +187,12 @@ std::atomic<bool> g_first_read{false};  // reading_debug_information()
 // dl_iterate_phdr, with the loader's lock held: a fork() then would leave
 // the child that lock, taken for good (a death test's child hung at exit in
 // LeakSanitizer's dl_iterate_phdr). fork() waits for a symbolization in
-// progress instead.
-void before_fork() { g_mu.lock(); }
+// progress instead. That wait is ours, not the program's blocking call: it
+// is neither reported nor trapped.
+void before_fork() {
+  calls::InternalScope ours;
+  g_mu.lock();
+}
 void after_fork() { g_mu.unlock(); }
 void after_fork_child() { new (&g_mu) VisibleMutex; }
 

@@ -26,6 +26,7 @@
 #include "base/own_thread.hpp"
 #include "base/runtime.hpp"
 #include "base/tsan_sync.hpp"
+#include "calls/calls.hpp"
 #include "calls/trap.hpp"
 #include "report_builder.hpp"
 #include "sampler.hpp"
@@ -336,8 +337,12 @@ void stop_watchdog() {
 }
 
 // fork(): hold the lock across it so the child never inherits it locked; the
-// child has no watchdog thread and only the forking thread.
-void before_fork() { registry().mu.lock(); }
+// child has no watchdog thread and only the forking thread. The wait for a
+// scan in progress is ours (calls::InternalScope).
+void before_fork() {
+  calls::InternalScope ours;
+  registry().mu.lock();
+}
 void after_fork_parent() { registry().mu.unlock(); }
 void after_fork_child() {
   Registry& r = registry();

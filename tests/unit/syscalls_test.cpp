@@ -40,6 +40,7 @@
 
 #include "call_mode_fixture.hpp"
 #include "calls/trap.hpp"
+#include "watch/symbolize.hpp"
 #include "unclog/unclog.hpp"
 
 using namespace std::chrono_literals;
@@ -67,6 +68,11 @@ class Syscalls : public CallMode {
     EXPECT_TRUE(rs.empty()) << rs[0].text();
   }
 };
+
+class CallModeOnly : public CallMode {};
+
+// A function to take code addresses from.
+[[gnu::noinline]] void symbolize_new_addresses_from() { asm volatile(""); }
 
 struct SocketPair {
   int a = -1, b = -1;
@@ -554,6 +560,35 @@ TEST_F(Syscalls, ForkThreadsSpawnAndExecWorkInAStep) {
     pclose(f);
   });
   expect_quiet();
+}
+
+// fork() waits for our own locks (the symbolizer's, the watchdog's) in
+// their atfork handlers: that wait is ours, never the program's blocking
+// call, however contended. Another thread keeps the symbolizer's lock busy
+// with lookups of new addresses while a step forks (CI's run saw the
+// watchdog's lock contended once, at a step's first fork).
+TEST_F(CallModeOnly, ForkWaitingForOurLocksIsNotTheProgramsCall) {
+  std::atomic<bool> stop{false};
+  std::thread symbolizing([&] {
+    const auto base = reinterpret_cast<std::uintptr_t>(&symbolize_new_addresses_from);
+    for (std::uintptr_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      const std::uintptr_t pc = base + (i % 4096) * 4;
+      (void)unclog::watch::symbolize(&pc, 1);
+    }
+  });
+  unclog::run([&] {
+    for (int i = 0; i < 10; ++i) {
+      const pid_t child = fork();
+      if (child == 0) _exit(0);
+      unclog::AllowBlocking allow("reaping");
+      int status = 0;
+      waitpid(child, &status, 0);
+    }
+  });
+  stop = true;
+  symbolizing.join();
+  auto rs = take();
+  EXPECT_TRUE(rs.empty()) << rs[0].text();
 }
 
 TEST_F(Syscalls, ExecveFromATrappingStepRunsTheProgram) {
