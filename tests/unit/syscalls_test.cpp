@@ -565,8 +565,8 @@ TEST_F(Syscalls, ForkThreadsSpawnAndExecWorkInAStep) {
 // fork() waits for our own locks (the symbolizer's, the watchdog's) in
 // their atfork handlers: that wait is ours, never the program's blocking
 // call, however contended. Another thread keeps the symbolizer's lock busy
-// with lookups of new addresses while a step forks (CI's run saw the
-// watchdog's lock contended once, at a step's first fork).
+// with lookups of new addresses while a step forks (CI's run saw one of
+// the two contended once, at a step's first fork).
 TEST_F(CallModeOnly, ForkWaitingForOurLocksIsNotTheProgramsCall) {
   std::atomic<bool> stop{false};
   std::thread symbolizing([&] {
