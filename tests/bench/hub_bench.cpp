@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <boost/context/detail/fcontext.hpp>
 #include <cstdio>
@@ -58,37 +59,59 @@ void ping_pong(int round_trips) {
   b.join();
 }
 
-// Arg 0: hub, detection off; 1: on; 2: raw Boost.Context. Interleaved, 15
-// triples of one run each: main() pairs the i-th runs of each and takes the
-// median of their ratios, so a noisy moment hits both sides. (Five triples
-// of three repetitions put 1.2 s between the first off run and the last on
-// run of a triple, and the guest's speed moves that fast: the on/off ratio
-// read 0.98-1.05 from one process to the next.)
-// The hub's iterations run inside one hub, as the raw side's context is made
-// once: starting and stopping a hub (its ring's setup and teardown, 110-190
-// us of system calls on the AMD guest of docs/PERFORMANCE.md) in every
-// iteration added 0.05-0.10 to the ratio, more as the guest's system calls
-// slowed.
-enum Side { kHubOff = 0, kHubOn = 1, kRaw = 2 };
-void BM_RoundTrip(benchmark::State& state) {
-  const auto side = static_cast<Side>(state.range(0));
-  if (side == kRaw) {
-    for (auto _ : state) raw_round_trips(kRoundTrips);
-  } else {
-    unclog::hub_blocking_detection(side == kHubOn, 50ms);
-    unclog::run([&state] {
-      for (auto _ : state) ping_pong(kRoundTrips);
-    });
-    unclog::hub_blocking_detection(false);
-  }
-  state.SetItemsProcessed(state.iterations() * kRoundTrips);
+// The three sides, interleaved finely: many short chunks, each timed on
+// its own, the sides' order rotating from one triple to the next. Each
+// ratio is the median of the triples' ratios, so a moment when the guest
+// runs slow hits both sides of a pair alike. (Google Benchmark runs of
+// 0.2 s each, 15 triples, still put 0.5 s between the two sides of a pair:
+// the on/off ratio read 0.998-1.016 from one process to the next against
+// a target of 1.01.) A hub is started and stopped around each hub chunk,
+// as detection is chosen when a hub starts; only the round trips inside it
+// are timed, after a few to warm up: a hub's start (110-190 us of system
+// calls on the AMD guest of docs/PERFORMANCE.md) flushes the TLB there.
+enum Side { kRaw = 0, kHubOff = 1, kHubOn = 2 };
+constexpr int kChunkRoundTrips = 20000;  // about 0.25 ms
+constexpr int kWarmUpRoundTrips = 2000;
+constexpr int kTriples = 600;
+
+using Clock = std::chrono::steady_clock;
+double ns_per_round_trip(Clock::duration d) {
+  return std::chrono::duration<double, std::nano>(d).count() / kChunkRoundTrips;
 }
-BENCHMARK(BM_RoundTrip)
-    ->Apply([](benchmark::internal::Benchmark* b) {
-      for (int triple = 0; triple < 15; ++triple) b->Arg(kRaw)->Arg(kHubOff)->Arg(kHubOn);
-    })
-    ->Unit(benchmark::kMillisecond)
-    ->MinTime(0.2);
+
+double time_chunk(Side side) {
+  if (side == kRaw) {
+    raw_round_trips(kWarmUpRoundTrips);
+    const auto t0 = Clock::now();
+    raw_round_trips(kChunkRoundTrips);
+    return ns_per_round_trip(Clock::now() - t0);
+  }
+  double ns = 0;
+  unclog::hub_blocking_detection(side == kHubOn, 50ms);
+  unclog::run([&ns] {
+    ping_pong(kWarmUpRoundTrips);
+    const auto t0 = Clock::now();
+    ping_pong(kChunkRoundTrips);
+    ns = ns_per_round_trip(Clock::now() - t0);
+  });
+  unclog::hub_blocking_detection(false);
+  return ns;
+}
+
+struct RoundTrips {
+  std::vector<double> ns[3];  // by Side, the i-th chunks of each a triple
+};
+
+RoundTrips interleaved_round_trips() {
+  RoundTrips r;
+  for (int i = 0; i < kTriples; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      const auto side = static_cast<Side>((i + k) % 3);
+      r.ns[side].push_back(time_chunk(side));
+    }
+  }
+  return r;
+}
 
 // --- what detection adds to a step, alone: the marks the hub makes ---
 void BM_UnclogStepMarks(benchmark::State& state) {
@@ -219,22 +242,24 @@ int main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  // The i-th run of one side over the i-th of the other: neighbours in time.
+  // The i-th chunk of one side over the i-th of the other: neighbours in time.
   const auto paired = [&](const std::vector<double>& a, const std::vector<double>& b) {
     std::vector<double> r;
     for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) r.push_back(a[i] / b[i]);
     return median(r);
   };
-  const auto& raw = runs["BM_RoundTrip/2"];
-  const auto& off = runs["BM_RoundTrip/0"];
-  const auto& on = runs["BM_RoundTrip/1"];
+  const RoundTrips trips = interleaved_round_trips();
+  const auto& raw = trips.ns[kRaw];
+  const auto& off = trips.ns[kHubOff];
+  const auto& on = trips.ns[kHubOn];
   const double itimer = median(runs["BM_SetitimerPerStep"]);
   const double marks = median(runs["BM_UnclogStepMarks"]);
-  std::printf("\nper item (medians): raw context round trip %.1f ns, hub yield round trip %.1f ns (detection off) / "
-              "%.1f ns (on), detection marks per step %.2f ns, setitimer arm+disarm per step %.1f ns\n",
-              median(raw), median(off), median(on), marks, itimer);
-  if (!raw.empty() && !off.empty()) bench::ratio("switch_hub_vs_raw_context", paired(off, raw), "<=", 1.3);
-  if (!off.empty() && !on.empty()) bench::ratio("step_detection_on_vs_off", paired(on, off), "<=", 1.01);
+  std::printf("\nper item (medians of %d interleaved chunks of %d): raw context round trip %.1f ns, hub yield round "
+              "trip %.1f ns (detection off) / %.1f ns (on), detection marks per step %.2f ns, setitimer arm+disarm per "
+              "step %.1f ns\n",
+              kTriples, kChunkRoundTrips, median(raw), median(off), median(on), marks, itimer);
+  bench::ratio("switch_hub_vs_raw_context", paired(off, raw), "<=", 1.3);
+  bench::ratio("step_detection_on_vs_off", paired(on, off), "<=", 1.01);
   // What each detector adds to one step: our two marks vs Eventlet's alarm.
   if (itimer > 0 && marks > 0) bench::ratio("setitimer_step_vs_unclog_step", itimer / marks, ">=", 100);
 
