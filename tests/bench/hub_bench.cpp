@@ -176,7 +176,8 @@ void spin_for(std::chrono::nanoseconds d) {
   while (std::chrono::steady_clock::now() < end) x = x + 1;
 }
 
-// Stalls of three resolutions each; latency = first sample - step start.
+// Stalls of one and a half resolutions each (the first sample comes at
+// about one); latency = first sample - step start.
 // Per stall: how long after its start the first sample was taken, and how
 // far the reported duration is from the stall's own measure of itself, both
 // in resolutions.
@@ -204,7 +205,7 @@ StallFigures stall_figures(std::chrono::milliseconds res, int stalls) {
         std::lock_guard lk(mu);
         before = seen.size();
       }
-      spin_for(3 * res);
+      spin_for(3 * res / 2);
       const auto end = std::chrono::steady_clock::now();
       unclog::yield();  // the step ends; its report is raised now
       std::lock_guard lk(mu);
@@ -263,7 +264,7 @@ int main(int argc, char** argv) {
   // What each detector adds to one step: our two marks vs Eventlet's alarm.
   if (itimer > 0 && marks > 0) bench::ratio("setitimer_step_vs_unclog_step", itimer / marks, ">=", 100);
 
-  const StallFigures stalls = stall_figures(20ms, 200);
+  const StallFigures stalls = stall_figures(20ms, 500);
   const auto& lat = stalls.latency;
   std::printf("detection latency over %zu stalls (resolution 20 ms): p50 %.3f, p99 %.3f resolutions\n", lat.size(),
               percentile(lat, 0.5), percentile(lat, 0.99));
