@@ -70,7 +70,10 @@ TEST(FirstEvent, TimersComeOnTime) {
   const double uv = uv_first_timer();
   std::printf("first-event ms: asio %.3f libuv %.3f\n", asio, uv);
   EXPECT_GE(asio, 0);
-  EXPECT_GE(uv, 0);
+  // libuv's clock counts whole milliseconds from the loop's last update, so
+  // its 1 ms timer may fire up to 1 ms before ours says 1 ms has passed
+  // (-0.13 is typical); the test failed one run in three when this said 0.
+  EXPECT_GE(uv, -1.0);
 }
 
 // The rest of a typical libuv test binary: loops run to completion, one
