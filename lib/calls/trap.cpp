@@ -266,6 +266,8 @@ void forward(int sig, siginfo_t* si, void* ctx) {
 }
 
 // The handler. Synchronous at the trapped call; no allocation, no lock.
+__attribute__((tls_model("initial-exec"))) constinit thread_local std::uint64_t t_trapped_calls = 0;
+
 void on_sigsys(int sig, siginfo_t* si, void* ctx) {
   const std::uint8_t selector = watch::t_trap_selector;
   watch::t_trap_selector = 0;  // our calls, and handlers that nest here, go through
@@ -277,6 +279,7 @@ void on_sigsys(int sig, siginfo_t* si, void* ctx) {
   if (si->si_code != SYS_USER_DISPATCH) {
     forward(sig, si, ctx);
   } else {
+    ++t_trapped_calls;
     switch (route_of(nr, a)) {
       case Route::in_place:
         g[REG_RIP] -= 2;  // back onto the 2-byte syscall instruction
@@ -429,6 +432,8 @@ long raw_sigprocmask(const long a[6]) noexcept {
   }
   return unclog_trap_syscall(SYS_rt_sigprocmask, a[0], a[1], a[2], a[3], 0, 0);
 }
+
+std::uint64_t trapped_calls_on_this_thread() noexcept { return t_trapped_calls; }
 
 double bare_trap_ns(int n) noexcept {
   if (!t_armed || n <= 0) return 0;

@@ -88,6 +88,10 @@ class SignalsHeldUnderTsan {
   std::uint64_t old_ = 0;
 };
 
+// How many of this thread's system calls dispatch has trapped so far (each
+// a SIGSYS round trip): for tests and benchmarks. Calling thread only.
+std::uint64_t trapped_calls_on_this_thread() noexcept;
+
 // A bare SIGSYS round trip, for the benchmark: installs a minimal handler
 // that only re-issues the call, measures `n` trapped getppid calls on this
 // armed thread, restores ours and returns nanoseconds per call (0 when

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,6 +213,48 @@ TEST_F(Syscalls, AtomicWaitThatNeedNotWaitIsQuiet) {
     v.notify_all();
   });
   expect_quiet();
+}
+
+// Calls that never block and that loops make inside their steps (libuv an
+// epoll_ctl before each wait whose watchers changed) are interposed so as
+// not to cost a SIGSYS round trip each (interpose_untrapped.cpp); a raw
+// system call still traps, which shows the count would see one.
+TEST_F(Syscalls, CallsLoopsMakeInStepsAreNotTrapped) {
+  SocketPair s;
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  const int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+  ASSERT_GE(ep, 0);
+  ASSERT_GE(tfd, 0);
+  std::uint64_t interposed = ~0ull, raw = ~0ull;
+  unclog::run([&] {
+    const std::uint64_t before = unclog::calls::trap::trapped_calls_on_this_thread();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    EXPECT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, s.a, &ev), 0);
+    EXPECT_EQ(epoll_ctl(ep, EPOLL_CTL_DEL, s.a, nullptr), 0);
+    itimerspec ts{};
+    ts.it_value.tv_sec = 60;
+    EXPECT_EQ(timerfd_settime(tfd, 0, &ts, nullptr), 0);
+    int one = 1;
+    socklen_t len = sizeof one;
+    EXPECT_EQ(setsockopt(s.a, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one), 0);
+    EXPECT_EQ(getsockopt(s.a, SOL_SOCKET, SO_KEEPALIVE, &one, &len), 0);
+    EXPECT_EQ(one, 1);
+    sockaddr_storage addr{};
+    len = sizeof addr;
+    EXPECT_EQ(getsockname(s.a, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    len = sizeof addr;
+    EXPECT_EQ(getpeername(s.a, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    EXPECT_EQ(shutdown(s.b, SHUT_WR), 0);
+    interposed = unclog::calls::trap::trapped_calls_on_this_thread() - before;
+    (void)syscall(SYS_getppid);
+    raw = unclog::calls::trap::trapped_calls_on_this_thread() - before - interposed;
+  });
+  EXPECT_EQ(interposed, 0u);
+  EXPECT_EQ(raw, 1u);
+  expect_quiet();
+  close(tfd);
+  close(ep);
 }
 
 // --- system calls libc does not interpose for us ---
