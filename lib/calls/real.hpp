@@ -47,10 +47,7 @@ std::intptr_t thread_pointer_offset(T* variable) noexcept {
 // unique symbol the loader looked up and tabled at every start, and the
 // unwatched path read `cached` through the GOT, one page more per call.
 // Beside the pointer, on its cache line: where our two thread-local flags
-// lie (unwatched_real). Read from the GOT, as initial-exec TLS is in a
-// shared library, they cost the unwatched read of /dev/zero one page more
-// after each system call's TLB flush (on a guest without PCID): 1.021 of
-// libc's read against 1.011 in a lone test program, AMD EPYC Zen 5.
+// lie, for unwatched_real.
 template <SymbolName Fn, SymbolName Version>
 struct [[gnu::visibility("hidden")]] RealSymbol {
   struct alignas(32) Cached {
@@ -101,9 +98,12 @@ inline auto real_call(F* f, Args... args) {
 // libc's when no watched step runs and nothing is trapped: libc's function,
 // already resolved (null before that: the full path resolves it).
 // Our flags are read at the thread pointer plus offsets kept beside libc's
-// function: one cache line, where the GOT would be a page more (above).
-// The addition is written out: a load through %fs with a register base
-// measured as slow as the GOT's (1.020, same test and machine).
+// function, one cache line. The GOT's offsets (what the compiler emits for
+// initial-exec TLS in a shared library) were one page more after each
+// system call's TLB flush on a guest without PCID: 1.021 of libc's read
+// against 1.011 in a lone test program, AMD EPYC Zen 5. The addition is
+// written out: a load through %fs with a register base measured as slow
+// as the GOT's (1.020).
 template <SymbolName Fn>
 inline void* unwatched_real() noexcept {
   const auto& c = RealSymbol<Fn, "">::cached;

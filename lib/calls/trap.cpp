@@ -265,9 +265,10 @@ void forward(int sig, siginfo_t* si, void* ctx) {
   }
 }
 
-// The handler. Synchronous at the trapped call; no allocation, no lock.
+// Dispatch's traps of this thread (trapped_calls_on_this_thread).
 __attribute__((tls_model("initial-exec"))) constinit thread_local std::uint64_t t_trapped_calls = 0;
 
+// The handler. Synchronous at the trapped call; no allocation, no lock.
 void on_sigsys(int sig, siginfo_t* si, void* ctx) {
   const std::uint8_t selector = watch::t_trap_selector;
   watch::t_trap_selector = 0;  // our calls, and handlers that nest here, go through

@@ -30,8 +30,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int kRoundTrips = 200000;
-
 // --- raw Boost.Context: main resumes a context that jumps straight back ---
 void raw_entry(bctx::transfer_t t) {
   for (;;) t = bctx::jump_fcontext(t.fctx, nullptr);
