@@ -96,8 +96,9 @@ void request_sample(StepSlot& s, std::uint64_t seq) {
   if (s.in_call.load(std::memory_order_seq_cst) == 0) send_sample_signal(s);
 }
 
-// Scans twenty times per resolution: a step is reported at most two ticks
-// (a tenth of the resolution) after it passed it.
+// Scans twenty times per resolution, to see new steps; a step already seen
+// is scanned again when it passes its resolution (scan's `next_due`), not
+// at the next tick: the timer's wake, not the tick, sets the latency.
 std::int64_t tick_ns(const std::vector<StepSlot*>& slots) {
   std::int64_t res = config().resolution_ns.load();
   for (StepSlot* s : slots) {
@@ -166,9 +167,14 @@ void start_sampling(StepSlot& s, std::uint64_t seq, std::int64_t now, std::int64
 // the last scan, or runs now. `since`: when the last scan ran, before
 // which no step seen new now had begun; `prompted`: that scan was made at
 // once for a hub's start or a step's begin (ensure_watchdog,
-// wake_watchdog), so the step seen now began right after it.
+// wake_watchdog), so the step seen now began right after it. `next_due`
+// is lowered to the earliest time after `now` a running step passes its
+// resolution or wants its next sample.
 StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, std::int64_t since, bool prompted,
-               bool* active) {
+               bool* active, std::int64_t* next_due) {
+  const auto due_at = [&](std::int64_t t) {
+    if (t > now) *next_due = std::min(*next_due, t);
+  };
   const std::int64_t hang = config().hang_timeout_ns.load();
   const bool report_preempted = config().report_preempted.load();
   const bool time_reports = config().time_reports.load();
@@ -199,6 +205,7 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, std::int64
       }
       s.base_seq.store(seq, std::memory_order_release);
       s.hang_handled = false;
+      due_at(s.base.wall_ns + s.resolution_ns.load(std::memory_order_relaxed));
       continue;
     }
     const std::int64_t elapsed = now - s.base.wall_ns;
@@ -212,7 +219,9 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, std::int64
         SchedStat cur = read_schedstat(s.schedstat_fd);
         const bool stats = cur.valid && s.base.valid;
         std::int64_t waited = stats ? cur.wait_ns - s.base.wait_ns : 0;
-        due = report_preempted || (cur.wall_ns - s.base.wall_ns) - waited >= resolution;
+        const std::int64_t counted = (cur.wall_ns - s.base.wall_ns) - waited;
+        due = report_preempted || counted >= resolution;
+        if (!due) due_at(now + (resolution - counted));  // the soonest it can be
         if (stats) off_cpu = (cur.wall_ns - s.base.wall_ns) - waited - (cur.run_ns - s.base.run_ns);
       }
       if (due) s.timed_seq.store(seq, std::memory_order_relaxed);
@@ -223,12 +232,15 @@ StepSlot* scan(const std::vector<StepSlot*>& slots, std::int64_t now, std::int64
         s.next_sample_ns = INT64_MAX;
       } else if (due || hung) {
         start_sampling(s, seq, now, off_cpu);
+      } else {
+        due_at(s.base.wall_ns + resolution);
       }
     } else if (now >= s.next_sample_ns && s.nsamples.load(std::memory_order_relaxed) < kMaxSamples - 1) {
       s.sample_interval_ns *= 2;  // long stalls: show where the time went
       s.next_sample_ns = now + s.sample_interval_ns;
       request_sample(s, seq);
     }
+    if (s.sampling_seq == seq) due_at(s.next_sample_ns);
     if (hung) {
       s.hang_handled = true;
       return &s;
@@ -287,17 +299,21 @@ void watchdog_main() {
   int idle = 0;
   std::int64_t last_scan = r.requested_ns;  // started for a hub: its first step follows
   bool prompted = true, woken = false;
+  std::int64_t next_due = INT64_MAX;
   while (!r.stop) {
     // Woken by a step's begin: scan at once, or that step is first seen a
-    // tick late. Notified (a hub starts): the same.
-    const bool notified =
-        woken || r.cv.wait_for(lk, std::chrono::nanoseconds(tick_ns(r.slots))) == std::cv_status::no_timeout;
+    // tick late. Notified (a hub starts): the same. A step about to pass
+    // its resolution is scanned when it does, not up to a tick after.
+    const std::int64_t wait = std::min(tick_ns(r.slots), next_due - now_ns());
+    const bool notified = woken || (wait > 0 && r.cv.wait_for(lk, std::chrono::nanoseconds(wait)) ==
+                                                    std::cv_status::no_timeout);
     woken = false;
     if (r.stop) break;
     const std::int64_t now = now_ns();
     withdraw_traps_if_traced(r.slots, now);
     bool active = false;
-    if (StepSlot* hung = scan(r.slots, now, last_scan, prompted, &active)) {
+    next_due = INT64_MAX;
+    if (StepSlot* hung = scan(r.slots, now, last_scan, prompted, &active, &next_due)) {
       lk.unlock();
       hang_exit(*hung);
     }
