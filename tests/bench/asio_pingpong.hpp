@@ -57,11 +57,11 @@ inline void close_pairs(const std::vector<std::pair<int, int>>& pairs) {
   }
 }
 
-// Round trips per second.
-inline double asio_pingpong() {
+// Round trips per second, `rounds` per connection.
+inline double asio_pingpong(int rounds = kRounds) {
   namespace asio = boost::asio;
   auto pairs = make_pairs();
-  double rate = bench::per_second(long(kConnections) * kRounds, [&] {
+  double rate = bench::per_second(long(kConnections) * rounds, [&] {
     asio::io_context io(1);
     struct End {
       asio::ip::tcp::socket sock;
@@ -75,10 +75,10 @@ inline double asio_pingpong() {
         asio::async_read(e->sock, asio::buffer(e->buf, kMessage), [&, e, client](auto ec, std::size_t) {
           if (ec) return;
           if (client) {
-            if (++e->rounds < kRounds) step(e, true);
+            if (++e->rounds < rounds) step(e, true);
           } else {
             asio::async_write(e->sock, asio::buffer(e->buf, kMessage), [&, e](auto ec2, std::size_t) {
-              if (!ec2 && ++e->rounds < kRounds) step(e, false);
+              if (!ec2 && ++e->rounds < rounds) step(e, false);
             });
           }
         });
