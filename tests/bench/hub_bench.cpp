@@ -348,8 +348,8 @@ int main(int argc, char** argv) {
               lat.size(), percentile(lat, 0.5), percentile(lat, 0.99), percentile(stalls.beyond_timer, 0.99),
               woke.size(), percentile(woke, 0.5), percentile(woke, 0.99),
               percentile(stalls.beyond_timer_after_sleep, 0.99));
-  // The tail is the machine's timer: each of the largest latencies comes
-  // with the plain thread beside it waking about as late. What the
+  // Much of the tail is the machine's timer: many of the largest latencies
+  // come with the plain thread beside them waking about as late. What the
   // watchdog adds beyond that is the target; the latency itself, which
   // swings with the host from run to run, is information.
   std::vector<std::size_t> order(lat.size());
