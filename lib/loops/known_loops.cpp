@@ -256,10 +256,14 @@ const Loop* judge(std::uintptr_t site, bool fd_wait) {
   }
   // A condition wait's caller holds its mutex (Asio's scheduler lock, which
   // the pool's other threads take). While the first symbolization holds the
-  // loader's list lock, the walk below would wait for it with that mutex
-  // held, and the other threads for us: no verdict yet.
-  if (!fd_wait && watch::reading_debug_information()) return &kUndecided;
-  refresh_ranges();
+  // loader's list lock, a walk would wait for it with that mutex held, and
+  // the other threads for us: such a wait is judged by the ranges read
+  // before and the symbol table (dladdr takes the loader's other lock), and
+  // gets no verdict yet only where those cannot tell. Leaving every new
+  // site undecided then made Asio's idle wait a part of the pool thread's
+  // step: its 100-250 ms were reported as the loop library's own stall.
+  const bool list_locked = !fd_wait && watch::reading_debug_information();
+  if (!list_locked) refresh_ranges();
   Range r{};
   if (find_range(site, &r)) {
     if (fd_wait) return r.loop;
