@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <thread>
@@ -353,7 +354,7 @@ int main(int argc, char** argv) {
   // watchdog adds beyond that is the target; the latency itself, which
   // swings with the host from run to run, is information.
   std::vector<std::size_t> order(lat.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return lat[a] > lat[b]; });
   std::printf("a plain thread sleeping to each stall's resolution woke late by p50 %.3f, p99 %.3f resolutions; the "
               "five largest latencies, with its lateness then:",
