@@ -18,4 +18,21 @@ inline void tsan_acquire(const void* addr) noexcept {
   if (__tsan_acquire) __tsan_acquire(const_cast<void*>(addr));
 }
 
+// A T made on first use and never destroyed (threads and atexit handlers
+// may outlive static destructors). A function-local static's guard is in
+// this uninstrumented library, so TSan saw no edge from the thread that
+// made the object to the others, and reported their first lock of its
+// mutex as a race (an Asio pool in a TSan-built program): said here. Each
+// T has one; give it a type of its own. Thread-safe.
+template <class T>
+T& made_once() {
+  static T* const made = [] {
+    T* t = new T;
+    tsan_release(t);
+    return t;
+  }();
+  tsan_acquire(made);
+  return *made;
+}
+
 }  // namespace unclog::detail

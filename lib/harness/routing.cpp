@@ -20,6 +20,7 @@
 #include "watch/sinks.hpp"
 #include "watch/trace.hpp"
 #include "watch/watch_internal.hpp"
+#include "base/tsan_sync.hpp"
 
 namespace unclog::harness {
 namespace {
@@ -57,8 +58,7 @@ struct State {
 };
 
 State& state() {
-  static State* s = new State;  // reached from the watchdog at exit: never destroyed
-  return *s;
+  return detail::made_once<State>();  // reached from the watchdog at exit: never destroyed
 }
 
 void count(const BlockingReport& r) {

@@ -26,8 +26,7 @@ struct HubRegistry {
   std::uint64_t next_generation = 1;
 };
 HubRegistry& hub_registry() {
-  static HubRegistry* r = new HubRegistry;  // used by other threads' hubs at exit
-  return *r;
+  return detail::made_once<HubRegistry>();  // used by other threads' hubs at exit
 }
 
 // Freed Fibers' memory, kept for the next spawn on this thread (a Fiber

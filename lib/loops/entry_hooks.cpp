@@ -23,6 +23,7 @@
 #include "watch/sampler.hpp"
 #include "watch/visible_mutex.hpp"
 #include "watch/watch_internal.hpp"
+#include "base/tsan_sync.hpp"
 
 namespace unclog::loops {
 namespace {
@@ -158,8 +159,7 @@ struct State {
   int hooked = 0;
 };
 State& state() {
-  static State* s = new State;  // used by threads that may outlive statics
-  return *s;
+  return detail::made_once<State>();  // used by threads that may outlive statics
 }
 
 // The dynamic section's pointers are relocated by the loader in place on

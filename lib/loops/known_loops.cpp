@@ -19,6 +19,7 @@
 #include "watch/symbolize.hpp"
 #include "watch/symtab.hpp"
 #include "watch/visible_mutex.hpp"
+#include "base/tsan_sync.hpp"
 
 namespace unclog::loops {
 namespace {
@@ -128,8 +129,7 @@ struct Ranges {
   unsigned long long generation = ~0ull;  // dlpi_adds + dlpi_subs when built
 };
 Ranges& ranges() {
-  static Ranges* r = new Ranges;  // used by threads that may outlive statics
-  return *r;
+  return detail::made_once<Ranges>();  // used by threads that may outlive statics
 }
 
 const Loop* loop_of_object(std::string_view name, bool* sanitizer) {

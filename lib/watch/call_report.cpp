@@ -12,6 +12,7 @@
 #include "sampler.hpp"
 #include "symbolize.hpp"
 #include "visible_mutex.hpp"
+#include "base/tsan_sync.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -21,8 +22,7 @@ struct Allowed {
   std::vector<std::string> names;
 };
 Allowed& allowed() {
-  static Allowed* a = new Allowed;
-  return *a;
+  return detail::made_once<Allowed>();
 }
 
 // Calls made on behalf of these are not the user's: GoogleTest's own

@@ -13,6 +13,7 @@
 
 #include "format.hpp"
 #include "visible_mutex.hpp"
+#include "base/tsan_sync.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -23,8 +24,7 @@ struct Folded {
   std::map<std::string, std::uint64_t> weights;  // stack -> microseconds
 };
 Folded& folded() {
-  static Folded* f = new Folded;  // reached from the watchdog at a hang exit: never destroyed
-  return *f;
+  return detail::made_once<Folded>();  // reached from the watchdog at a hang exit: never destroyed
 }
 
 // Frame names as folded tools read them: no ';' (the separator) and no

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "visible_mutex.hpp"
+#include "base/tsan_sync.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -13,8 +14,7 @@ struct Notices {
   std::vector<std::string> said;
 };
 Notices& all() {
-  static Notices* n = new Notices;  // never destroyed: threads may outlive statics
-  return *n;
+  return detail::made_once<Notices>();  // never destroyed: threads may outlive statics
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "folded.hpp"
 #include "trace.hpp"
 #include "visible_mutex.hpp"
+#include "base/tsan_sync.hpp"
 
 namespace unclog::watch {
 namespace {
@@ -35,8 +36,7 @@ struct Sinks {
 };
 
 Sinks& sinks() {
-  static Sinks* s = new Sinks;  // used from atexit and the watchdog: never destroyed
-  return *s;
+  return detail::made_once<Sinks>();  // used from atexit and the watchdog: never destroyed
 }
 
 // Per place (file:line, else function), the first kPerPlace reports are

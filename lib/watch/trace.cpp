@@ -14,6 +14,7 @@
 #include "base/clock.hpp"
 #include "format.hpp"
 #include "visible_mutex.hpp"
+#include "base/tsan_sync.hpp"
 
 namespace unclog::watch::trace {
 
@@ -36,8 +37,7 @@ struct File {
   std::set<std::uint64_t> named;  // tracks whose name is already in the file
 };
 File& file() {
-  static File* f = new File;  // used at exit and by the watchdog at a hang: never destroyed
-  return *f;
+  return detail::made_once<File>();  // used at exit and by the watchdog at a hang: never destroyed
 }
 
 struct Event {

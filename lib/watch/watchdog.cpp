@@ -54,8 +54,7 @@ struct Registry {
 };
 
 Registry& registry() {
-  static Registry* r = new Registry;  // never destroyed: threads may outlive statics
-  return *r;
+  return detail::made_once<Registry>();  // never destroyed: threads may outlive statics
 }
 
 std::int64_t now_ns() { return detail::monotonic_ns(); }

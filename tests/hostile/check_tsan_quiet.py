@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
 """In a -Db_sanitize=thread build: the e2e suite's stall tests, its hang
-(built on the watchdog thread) and watch_test's stall tests run to their
-ends with no ThreadSanitizer warning. Their own verdicts are not judged
+(built on the watchdog thread), watch_test's stall tests and an Asio pool
+whose four threads first meet unclog's lazily made state together run to
+their ends with no ThreadSanitizer warning. Their own verdicts are not judged
 here: under TSan no thread is sampled (ARCHITECTURE: ThreadSanitizer), so
 some stack assertions fail by design.
 
-usage: check_tsan_quiet.py BLOCKING_SUITE WATCH_TEST"""
+usage: check_tsan_quiet.py BLOCKING_SUITE WATCH_TEST TSAN_POOL"""
 import os
 import subprocess
 import sys
 
-SUITE, WATCH = sys.argv[1], sys.argv[2]
+SUITE, WATCH, POOL = sys.argv[1], sys.argv[2], sys.argv[3]
 RUNS = [
     ("e2e stalls", [SUITE, "--gtest_filter=-Hang.*"]),
     ("e2e hang", [SUITE, "--gtest_filter=Hang.*", "--unclog_hang_timeout=1s"]),
     ("watch_test", [WATCH]),
+    ("asio pool", [POOL]),
 ]
 env = {k: v for k, v in os.environ.items() if not k.startswith(("UNCLOG_", "GTEST_"))}
 env["TSAN_OPTIONS"] = "halt_on_error=0"
